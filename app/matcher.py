@@ -1,0 +1,127 @@
+"""The hot path: pick the rule that decides a message, extract its fields, adjust its severity.
+
+A multi-literal prefilter (Aho-Corasick over every rule's guard literals, see
+``app.patterns.guard_keys``) finds in one pass which rules can match a line; only those rules'
+regexes run, in precedence order, and the first that matches decides. Rules without a usable
+literal are tried on every line (``logenrich check`` warns about them).
+"""
+
+from typing import Any
+from urllib.parse import unquote
+
+import ahocorasick_rs
+
+from app.compiler import CompiledRule, Table
+from app.severity import RANK, Severity
+
+
+class Matcher:
+    """Immutable after construction; safe to share between threads and requests."""
+
+    __slots__ = ("_automaton", "_key_rules", "_unguarded", "rules", "table")
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.rules = table.rules
+        keys: dict[str, list[int]] = {}
+        unguarded: list[int] = []
+        for rule in table.rules:
+            if rule.guard is None:
+                unguarded.append(rule.index)
+                continue
+            for key in rule.guard:
+                keys.setdefault(key, []).append(rule.index)
+        patterns = list(keys)
+        self._automaton = ahocorasick_rs.AhoCorasick(patterns) if patterns else None
+        self._key_rules: tuple[frozenset[int], ...] = tuple(frozenset(keys[p]) for p in patterns)
+        self._unguarded = frozenset(unguarded)
+
+    def candidates(self, text: str) -> list[int]:
+        """Indexes of the rules whose guard literals occur in text, in precedence order."""
+        found: set[int] = set(self._unguarded)
+        if self._automaton is not None:
+            key_rules = self._key_rules
+            for hit in self._automaton.find_matches_as_indexes(text, overlapping=True):
+                found |= key_rules[hit[0]]
+        return sorted(found)
+
+    def match(
+        self, text: str, level: Severity | None, source: dict[str, Any] | None
+    ) -> tuple[CompiledRule, dict[str, Any], Severity] | None:
+        """The deciding rule, the fields it extracts and the adjusted severity; None when no rule matches."""
+        rules = self.rules
+        for index in self.candidates(text):
+            rule = rules[index]
+            found = try_rule(rule, text, level, source)
+            if found is not None:
+                return rule, found, adjust_severity(rule, level, found)
+        return None
+
+
+def try_rule(
+    rule: CompiledRule, text: str, level: Severity | None, source: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The fields when this one rule matches (filters, then pattern); None otherwise.
+
+    A filter applies only when the line says what it filters on: a bare message with no prefix
+    passes logger, level and format filters.
+    """
+    if source is not None:
+        if rule.loggers is not None:
+            logger = source.get("logger")
+            if logger is not None and logger not in rule.loggers:
+                return None
+        if rule.formats is not None and source["format"] not in rule.formats:
+            return None
+    if rule.levels is not None and level is not None and level not in rule.levels:
+        return None
+    m = rule.regex.search(text)
+    if m is None:
+        return None
+    return extract_fields(rule, m.groupdict())
+
+
+def extract_fields(rule: CompiledRule, groups: dict[str, str | None]) -> dict[str, Any]:
+    """Named groups that took part and are not empty, then derived fields, then conversions."""
+    fields: dict[str, Any] = {name: value for name, value in groups.items() if value}
+    for source, regex in rule.derive:
+        value = fields.get(source)
+        if value is None:
+            continue
+        m = regex.search(value)
+        if m is not None:
+            for name, found in m.groupdict().items():
+                if found and name not in fields:
+                    fields[name] = found
+    for name, conversion in rule.convert:
+        value = fields.get(name)
+        if value is None:
+            continue
+        if conversion == "int":
+            try:
+                fields[name] = int(value)
+            except ValueError:
+                del fields[name]
+        elif conversion == "float":
+            try:
+                fields[name] = float(value)
+            except ValueError:
+                del fields[name]
+        elif conversion == "urldecode":
+            fields[name] = unquote(value)
+    return fields
+
+
+def adjust_severity(rule: CompiledRule, level: Severity | None, fields: dict[str, Any]) -> Severity:
+    for condition in rule.conditions:
+        if condition.holds(fields):
+            return condition.severity
+    target = rule.spec.severity
+    if target == "keep":
+        return level or "info"
+    adjust = rule.spec.adjust
+    if level is None or adjust == "set":
+        return target
+    if adjust == "cap":
+        return level if RANK[level] < RANK[target] else target
+    return level if RANK[level] > RANK[target] else target

@@ -1,0 +1,163 @@
+"""Parse the prefix of a JupyterHub-family log line: level, time, logger, module and line.
+
+``parse_line`` strips ANSI colour codes, leading white space and a supervisor prefix (journald,
+docker-compose, ``kubectl logs --timestamps``), then recognises one of the formats below and
+returns the message after the prefix. Lines with no known prefix keep their whole text as the
+message. The ``format`` key of the source names the format:
+
+    jupyterhub      [W 2022-03-10 17:25:19.774 JupyterHub base:1349] msg   (hub, traitlets, culler>=2)
+    jupyter-server  [I 2024-05-21 20:49:19.082 ServerApp] msg              (no module:line)
+    notebook        [W 09:28:06.807 NotebookApp] msg                       (classic notebook < 7)
+    tornado         [I 220331 15:02:13 __init__:191] msg                   (tornado default, culler<2)
+    chp             2025-06-01T12:34:56.789Z [ConfigProxy] info: msg       (configurable-http-proxy >= 4,
+                    21:44:04.424 [ConfigProxy] info: msg                    both timestamp styles)
+    chp-legacy      13:03:57.919 - error: [ConfigProxy] msg                (configurable-http-proxy < 4)
+    python-logging  ERROR:asyncio:Task exception was never retrieved       (logging.basicConfig default)
+"""
+
+import re
+from typing import Any, Final
+
+from app.severity import Severity, normalise_level
+
+_ANSI: Final = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+# [L YYYY-MM-DD HH:MM:SS(.fff) Logger( module:line)] message
+_BRACKET_DATE: Final = re.compile(
+    r"\[(?P<level>[A-Z]) (?P<time>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?) "
+    r"(?P<logger>[^\s\]]+)(?: (?P<file>[^\s:\]]+):(?P<line>\d+))?\] ?"
+)
+# [L HH:MM:SS.fff Logger] message — classic notebook
+_BRACKET_TIME: Final = re.compile(
+    r"\[(?P<level>[A-Z]) (?P<time>\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?) (?P<logger>[^\s\]:]+)\] ?"
+)
+# [L yymmdd HH:MM:SS module:line] message — tornado's default formatter
+_BRACKET_TORNADO: Final = re.compile(
+    r"\[(?P<level>[A-Z]) (?P<time>\d{6} \d{2}:\d{2}:\d{2}) (?P<file>[^\s:\]]+):(?P<line>\d+)\] ?"
+)
+# configurable-http-proxy, winston 3: "<time> [ConfigProxy] <level>: message"
+_CHP: Final = re.compile(
+    r"(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z|\d{2}:\d{2}:\d{2}\.\d{3}) "
+    r"\[(?P<logger>ConfigProxy)\] (?P<level>[a-z]+): ?"
+)
+# configurable-http-proxy < 4, winston 2: "<time> - <level>: [ConfigProxy] message"
+_CHP_LEGACY: Final = re.compile(
+    r"(?P<time>\d{2}:\d{2}:\d{2}\.\d{3}) - (?P<level>[a-z]+): \[(?P<logger>ConfigProxy)\] ?"
+)
+# Python logging's default "LEVEL:logger:message"
+_PYLOG: Final = re.compile(r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>[\w.]+):")
+
+# Supervisor prefixes in front of the application's own line.
+_JOURNALD: Final = re.compile(r"[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ [^\s:\[]+(?:\[\d+\])?: ")
+_KUBECTL: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}) (?=\S)")
+_COMPOSE: Final = re.compile(r"[\w.-]+(?:[-_]\d+)? +\| ")
+# Anything else in front (a localised journald date, `bash: `, a terminal UI's border): find the
+# application's own prefix further in the line.
+_EMBEDDED: Final = re.compile(
+    r"\[[DIWEC] \d|\d{2}:\d{2}:\d{2}\.\d{3}Z? (?:\[ConfigProxy\]|- [a-z]+: \[ConfigProxy\])|"
+    r"\d{4}-\d{2}-\d{2}T[\d:.]+Z \[ConfigProxy\]"
+)
+
+_BRACKET: Final = ((_BRACKET_DATE, "jupyterhub"), (_BRACKET_TIME, "notebook"), (_BRACKET_TORNADO, "tornado"))
+
+ParsedLine = tuple[str, Severity | None, dict[str, Any] | None]
+"""(message, normalised level or None, source or None)"""
+
+
+def _strip_supervisor(line: str) -> tuple[str, str | None]:
+    first = line[:1]
+    if first.isdigit():
+        m = _KUBECTL.match(line)
+        if m:
+            return line[m.end() :], "kubectl"
+    elif first.isupper():
+        m = _JOURNALD.match(line)
+        if m:
+            return line[m.end() :], "journald"
+    if " | " in line[:64]:
+        m = _COMPOSE.match(line)
+        if m:
+            return line[m.end() :], "docker-compose"
+    m = _EMBEDDED.search(line, 1, 256)
+    if m:
+        return line[m.start() :], "other"
+    return line, None
+
+
+def _source(m: re.Match[str], fmt: str, via: str | None) -> dict[str, Any]:
+    groups = m.groupdict()
+    source: dict[str, Any] = {"format": fmt}
+    logger = groups.get("logger")
+    if logger:
+        source["logger"] = logger
+    file = groups.get("file")
+    if file:
+        source["file"] = file
+        source["line"] = int(groups["line"])
+    source["time"] = groups["time"]
+    if via:
+        source["via"] = via
+    return source
+
+
+def _match_format(line: str, via: str | None) -> ParsedLine | None:
+    first = line[:1]
+    if first == "[":
+        for pattern, name in _BRACKET:
+            m = pattern.match(line)
+            if m:
+                fmt = "jupyter-server" if name == "jupyterhub" and m.group("file") is None else name
+                return line[m.end() :], normalise_level(m.group("level")), _source(m, fmt, via)
+    elif first.isdigit():
+        m = _CHP.match(line)
+        if m:
+            return line[m.end() :], normalise_level(m.group("level")), _source(m, "chp", via)
+        m = _CHP_LEGACY.match(line)
+        if m:
+            return line[m.end() :], normalise_level(m.group("level")), _source(m, "chp-legacy", via)
+    elif first.isupper():
+        m = _PYLOG.match(line)
+        if m:
+            source = {"format": "python-logging", "logger": m.group("logger")}
+            if via:
+                source["via"] = via
+            return line[m.end() :], normalise_level(m.group("level")), source
+    return None
+
+
+def parse_line(line: str) -> ParsedLine:
+    """Split one log line (or multi-line record) into message, level and source."""
+    if "\x1b" in line:
+        line = _ANSI.sub("", line)
+    if line[:1].isspace():
+        line = line.lstrip()
+    parsed = _match_format(line, None)
+    if parsed is not None:
+        return parsed
+    rest, via = _strip_supervisor(line)
+    if via is None:
+        return line, None, None
+    for _ in range(2):  # supervisors stack: docker-compose in front of journald, and so on
+        rest = rest.lstrip()
+        parsed = _match_format(rest, via)
+        if parsed is not None:
+            return parsed
+        rest, again = _strip_supervisor(rest)
+        if again is None:
+            break
+    return rest.lstrip(), None, {"format": "plain", "via": via}
+
+
+def first_line(message: str) -> str:
+    """The line a rule matches: the first line of a record, or the first indented line when the
+    message starts with a newline (as some JupyterHub warnings do)."""
+    end = message.find("\n")
+    if end < 0:
+        return message
+    head = message[:end]
+    if head.strip():
+        return head
+    for part in message[end + 1 :].split("\n"):
+        if part.strip():
+            return part.strip()
+    return head

@@ -1,0 +1,196 @@
+"""Line prefixes of every format the reference lists, with and without supervisor prefixes."""
+
+from typing import Any
+
+import pytest
+
+from app.prefix import first_line, parse_line
+from app.severity import normalise_level
+
+CASES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
+    (
+        "[W 2022-03-10 17:25:19.774 JupyterHub base:1349] Failing suspected API request",
+        "Failing suspected API request",
+        "warning",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "base",
+            "line": 1349,
+            "time": "2022-03-10 17:25:19.774",
+        },
+    ),
+    (
+        "[I 2022-03-10 17:25:19 JupyterHub app:10] no milliseconds",
+        "no milliseconds",
+        "info",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "app",
+            "line": 10,
+            "time": "2022-03-10 17:25:19",
+        },
+    ),
+    (
+        "\x1b[31m[E 2016-01-05 23:17:55.352 JupyterHub ioloop:629]\x1b[0m coloured",
+        "coloured",
+        "error",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "ioloop",
+            "line": 629,
+            "time": "2016-01-05 23:17:55.352",
+        },
+    ),
+    (
+        "   [C 2024-01-23 09:51:06.938 JupyterHub app:3336] Received signal SIGINT, initiating shutdown...",
+        "Received signal SIGINT, initiating shutdown...",
+        "critical",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "app",
+            "line": 3336,
+            "time": "2024-01-23 09:51:06.938",
+        },
+    ),
+    (
+        "[I 2024-05-21 20:49:19.082 JupyterHubSingleUser] Starting jupyterhub single-user server extension "
+        "version 5.0.0b2",
+        "Starting jupyterhub single-user server extension version 5.0.0b2",
+        "info",
+        {"format": "jupyter-server", "logger": "JupyterHubSingleUser", "time": "2024-05-21 20:49:19.082"},
+    ),
+    (
+        "[W 09:28:06.807 NotebookApp] 404 GET /kurento (127.0.0.1) 1.98ms referer=None",
+        "404 GET /kurento (127.0.0.1) 1.98ms referer=None",
+        "warning",
+        {"format": "notebook", "logger": "NotebookApp", "time": "09:28:06.807"},
+    ),
+    (
+        "[I 220331 15:02:13 __init__:191] Culling server alice (inactive for 00:02:09)",
+        "Culling server alice (inactive for 00:02:09)",
+        "info",
+        {"format": "tornado", "file": "__init__", "line": 191, "time": "220331 15:02:13"},
+    ),
+    (
+        "2025-06-01T12:34:56.789Z [ConfigProxy] info: Adding route /user/alice -> http://10.0.0.5:8888",
+        "Adding route /user/alice -> http://10.0.0.5:8888",
+        "info",
+        {"format": "chp", "logger": "ConfigProxy", "time": "2025-06-01T12:34:56.789Z"},
+    ),
+    (
+        "01:56:02.668 [ConfigProxy] error: 503 GET /user/bob/api/kernels socket hang up",
+        "503 GET /user/bob/api/kernels socket hang up",
+        "error",
+        {"format": "chp", "logger": "ConfigProxy", "time": "01:56:02.668"},
+    ),
+    (
+        "13:03:57.919 - error: [ConfigProxy] 503 GET /user/anto/api/terminals?_=1500667195820",
+        "503 GET /user/anto/api/terminals?_=1500667195820",
+        "error",
+        {"format": "chp-legacy", "logger": "ConfigProxy", "time": "13:03:57.919"},
+    ),
+    (
+        "ERROR:asyncio:Task exception was never retrieved",
+        "Task exception was never retrieved",
+        "error",
+        {"format": "python-logging", "logger": "asyncio"},
+    ),
+    (
+        "May 23 15:57:49 qpi jupyterhub[9578]: "
+        "[I 2019-05-23 15:57:49.123 JupyterHub app:1234] behind journald",
+        "behind journald",
+        "info",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "app",
+            "line": 1234,
+            "time": "2019-05-23 15:57:49.123",
+            "via": "journald",
+        },
+    ),
+    (
+        "jupyterhub_1  | [W 2019-05-23 15:57:49.123 JupyterHub base:1] behind compose",
+        "behind compose",
+        "warning",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "base",
+            "line": 1,
+            "time": "2019-05-23 15:57:49.123",
+            "via": "docker-compose",
+        },
+    ),
+    (
+        "2019-06-24T16:19:08.150462878Z [D 2019-06-24 16:19:08.150 JupyterHub app:1] behind kubectl",
+        "behind kubectl",
+        "debug",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "app",
+            "line": 1,
+            "time": "2019-06-24 16:19:08.150",
+            "via": "kubectl",
+        },
+    ),
+    (
+        "mag 21 18:00:43 host python3[705]: [W 2021-05-21 18:00:43.130 JupyterHub base:1350] localised date",
+        "localised date",
+        "warning",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "base",
+            "line": 1350,
+            "time": "2021-05-21 18:00:43.130",
+            "via": "other",
+        },
+    ),
+    (
+        "Found database schema version 651f5419b74d != 0eee8c825d24.",
+        "Found database schema version 651f5419b74d != 0eee8c825d24.",
+        None,
+        None,
+    ),
+    ("", "", None, None),
+]
+
+
+@pytest.mark.parametrize(("line", "message", "level", "source"), CASES)
+def test_parse_line(line: str, message: str, level: str | None, source: dict[str, Any] | None) -> None:
+    assert parse_line(line) == (message, level, source)
+
+
+@pytest.mark.parametrize(
+    ("given", "word"),
+    [
+        ("W", "warning"),
+        ("WARNING", "warning"),
+        ("warn", "warning"),
+        ("D", "debug"),
+        ("I", "info"),
+        ("E", "error"),
+        ("error", "error"),
+        ("C", "critical"),
+        ("CRITICAL", "critical"),
+        ("fatal", "critical"),
+        ("verbose", None),
+        ("", None),
+    ],
+)
+def test_normalise_level(given: str, word: str | None) -> None:
+    assert normalise_level(given) == word
+
+
+def test_first_line_of_a_multi_line_record() -> None:
+    assert first_line("Error notifying Hub\n    Traceback (most recent call last):") == "Error notifying Hub"
+    assert first_line("\n    Detected possible direct connection to Hub's private ip") == (
+        "Detected possible direct connection to Hub's private ip"
+    )
+    assert first_line("single") == "single"

@@ -1,0 +1,97 @@
+"""Hypothesis properties of enrichment: count and order kept, input untouched, idempotent, total."""
+
+import copy
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.check import load_table, rule_paths
+from app.enrich import Enricher, EnrichOptions
+
+TABLE = load_table(rule_paths(None))
+ENRICHERS = {
+    profile: Enricher(TABLE, EnrichOptions(profile=profile))  # type: ignore[arg-type]
+    for profile in ("default", "ecs")
+}
+KNOWN_LINES = [example.line for rule in TABLE.rules for example in rule.spec.examples]
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+messages = st.one_of(
+    st.text(max_size=300),
+    st.sampled_from(KNOWN_LINES),
+    st.builds(lambda line, junk: line + junk, st.sampled_from(KNOWN_LINES), st.text(max_size=40)),
+    st.builds(lambda junk, line: junk + line, st.text(max_size=40), st.sampled_from(KNOWN_LINES)),
+)
+records = st.one_of(
+    st.builds(
+        lambda key, message, extra: {**extra, key: message},
+        st.sampled_from(["message", "log", "msg"]),
+        messages,
+        st.dictionaries(
+            st.sampled_from(["host", "n", "kubernetes", "timestamp", "rule"]), json_values, max_size=3
+        ),
+    ),
+    json_values,
+)
+batches = st.lists(records, max_size=20)
+profiles = st.sampled_from(["default", "ecs"])
+
+
+def _without_added(record: Any, original: Any, profile: str) -> Any:
+    """The record with the keys enrichment may add taken away again, for comparison."""
+    if not isinstance(record, dict) or not isinstance(original, dict):
+        return record
+    added = {"enrichment"} if profile == "default" else {"rule", "event", "log", "logenrich"}
+    return {
+        k: v
+        for k, v in record.items()
+        if k not in added or (k in original and not isinstance(original[k], dict))
+    }
+
+
+@given(batches, profiles)
+def test_count_order_and_input_fields_are_kept(batch: list[Any], profile: str) -> None:
+    original = copy.deepcopy(batch)
+    results = ENRICHERS[profile].enrich_batch(batch)
+    assert len(batch) == len(original) == len(results)
+    for after, before in zip(batch, original, strict=True):
+        if not isinstance(before, dict):
+            assert after == before
+            continue
+        for key, value in before.items():
+            if isinstance(value, dict) and key in ("enrichment", "rule", "event", "log", "logenrich"):
+                # objects the profile writes into keep every key they had that it does not own
+                continue
+            assert after[key] == value
+        assert _without_added(after, before, profile) == _without_added(before, before, profile)
+
+
+@given(batches, profiles)
+def test_enrichment_is_idempotent(batch: list[Any], profile: str) -> None:
+    enricher = ENRICHERS[profile]
+    enricher.enrich_batch(batch)
+    once = copy.deepcopy(batch)
+    enricher.enrich_batch(batch)
+    assert batch == once
+
+
+@given(st.text(), profiles)
+def test_any_string_message_is_enriched_without_error(message: str, profile: str) -> None:
+    record = {"message": message}
+    result = ENRICHERS[profile].enrich_record(record)
+    assert result.outcome in ("classified", "unclassified")
+
+
+@given(st.sampled_from(KNOWN_LINES), st.sampled_from(["\x1b[31m", "   ", "pod-1 | "]))
+def test_known_lines_survive_decoration(line: str, decoration: str) -> None:
+    plain = {"message": line}
+    decorated = {"message": decoration + line}
+    ENRICHERS["default"].enrich_record(plain)
+    ENRICHERS["default"].enrich_record(decorated)
+    assert decorated["enrichment"]["classification"] == plain["enrichment"]["classification"]
