@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job: enrich the bundled sample JupyterHub log with the built-in catalog.
+## The main job: the service, with the built-in catalog, on http://127.0.0.1:$(PORT).
 run: $(STAMP)
+	$(BIN)/logenrich serve --port $(PORT)
+
+## Enrich the bundled sample JupyterHub log offline (NDJSON on stdout).
+enrich-sample: $(STAMP)
 	$(BIN)/logenrich enrich app/samples/jupyterhub.log
 
 ## The whole test suite.

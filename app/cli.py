@@ -160,6 +160,72 @@ def cmd_rules(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> i
     return EXIT_OK
 
 
+def _settings_env(settings: Any) -> dict[str, str]:
+    """The settings as LOGENRICH_* variables, for worker processes that rebuild them."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if name == "token":
+            value = settings.token.get_secret_value()
+        if isinstance(value, tuple | list):
+            value = ",".join(map(str, value))
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        env[f"LOGENRICH_{name.upper()}"] = str(value)
+    return env
+
+
+def cmd_serve(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
+    import os
+    import tempfile
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from app.logs import configure, logging_config
+    from app.settings import Settings
+
+    given = {
+        name: value
+        for name, value in vars(args).items()
+        if name in Settings.model_fields and value is not None and value != []
+    }
+    try:
+        settings = Settings(**given)
+    except ValidationError as exc:
+        stderr.write(f"logenrich serve: invalid settings:\n{exc}\n")
+        return EXIT_USAGE
+    table = load_table(
+        rule_paths(list(settings.rules), builtin=settings.builtin)
+    )  # fail fast, before binding
+    configure(settings.log_level)
+    where = f"http://{settings.host}:{settings.port}"
+    stderr.write(
+        f"logenrich: serving {len(table.rules)} rules ({table.version}) on {where}, "
+        f"{settings.workers} worker(s)\n"
+    )
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": logging_config(settings.log_level),
+        "access_log": False,
+        "timeout_keep_alive": 75,
+        "timeout_graceful_shutdown": 30,
+        "lifespan": "on",
+    }
+    if settings.workers == 1:
+        from app.api import create_app
+
+        uvicorn.run(create_app(settings), **common)
+        return EXIT_OK
+    os.environ.update(_settings_env(settings))
+    with tempfile.TemporaryDirectory(prefix="logenrich-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        uvicorn.run("app.api:app_from_env", factory=True, workers=settings.workers, **common)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logenrich", description=__doc__.splitlines()[0] if __doc__ else None
@@ -195,6 +261,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_table_options(rules)
     rules.add_argument("--json", action="store_true")
     rules.set_defaults(handler=cmd_rules)
+
+    serve = commands.add_parser(
+        "serve", help="run the HTTP service (every flag is also a LOGENRICH_<NAME> environment variable)"
+    )
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes, one per core (default 1)")
+    serve.add_argument(
+        "--rules", metavar="PATH", nargs="+", type=Path, help="extra rule files or directories"
+    )
+    serve.add_argument("--no-builtin", dest="builtin", action="store_const", const=False, default=None)
+    serve.add_argument(
+        "--reload-interval", type=float, help="seconds between rule-file checks, 0 = off (default 5)"
+    )
+    serve.add_argument("--profile", choices=["default", "ecs"])
+    serve.add_argument("--key", help="default profile: the output object's key")
+    serve.add_argument("--message-field", dest="message_fields", action="append", metavar="PATH")
+    serve.add_argument("--max-message-bytes", type=int)
+    serve.add_argument("--max-body-bytes", type=int)
+    serve.add_argument("--max-decompressed-bytes", type=int)
+    serve.add_argument("--max-records", type=int)
+    serve.add_argument("--max-pending", type=int, help="requests in progress before 503 (default 32)")
+    serve.add_argument("--retry-after", type=int)
+    serve.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (prefer LOGENRICH_TOKEN)")
+    serve.add_argument("--protect-metrics", action="store_const", const=True, default=None)
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--no-access-log", dest="access_log", action="store_const", const=False, default=None)
+    serve.set_defaults(handler=cmd_serve)
     return parser
 
 

@@ -1,0 +1,160 @@
+"""The app factory and its lifespan: build the table, metrics and state once; watch the rule files;
+reload on SIGHUP."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app import __version__
+from app.api.routes import DOCUMENTED_MODELS, reload_tables, router
+from app.api.state import Admission, Service
+from app.metrics import Metrics
+from app.settings import Settings
+from app.tables import TableHolder
+
+log = logging.getLogger("logenrich")
+
+
+class Observe:
+    """Times every request into the latency histogram and writes one JSON access-log line."""
+
+    def __init__(self, app: ASGIApp, access_log: bool) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            elapsed = time.perf_counter() - start
+            path = scope["path"]
+            service: Service | None = scope.get("state", {}).get("service")
+            if service is not None:
+                endpoint = path if path in _ENDPOINTS else "other"
+                service.metrics.latency.labels(endpoint, f"{status // 100}xx").observe(elapsed)
+            if self.access_log and path not in ("/healthz", "/readyz", "/metrics"):
+                client = scope.get("client")
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": path,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "client": client[0] if client else None,
+                    },
+                )
+
+
+_ENDPOINTS = frozenset({"/v1/enrich", "/v1/rules", "/v1/reload", "/healthz", "/readyz", "/metrics"})
+
+
+async def _watch(service: Service, interval: float) -> None:
+    """Reload when a rule file changes (Kubernetes ConfigMap updates swap a symlink)."""
+    import anyio
+
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            changed = await anyio.to_thread.run_sync(service.tables.changed)
+        except Exception:  # a watcher must never die
+            log.exception("rule file check failed")
+            continue
+        if changed:
+            await reload_tables(service, "file-change")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """A new app; it loads its table at startup and refuses to start when the table does not check."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        tables = TableHolder(list(settings.rules), settings.builtin, settings.enrich_options)
+        metrics = Metrics()
+        metrics.set_table(tables.current.table)
+        service = Service(settings, tables, metrics, Admission(settings.max_pending))
+        log.info(
+            "rule table loaded",
+            extra={
+                "trigger": "start",
+                "table": tables.current.table.version,
+                "rules": len(tables.current.table.rules),
+            },
+        )
+        tasks: list[asyncio.Task[None]] = []
+        loop = asyncio.get_running_loop()
+        if settings.reload_interval > 0:
+            tasks.append(asyncio.create_task(_watch(service, settings.reload_interval)))
+        hup = False
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):  # not the main thread
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: tasks.append(asyncio.create_task(_reload_quietly(service, "sighup")))
+            )
+            hup = True
+        try:
+            yield {"service": service}
+        finally:
+            service.shutting_down = True
+            if hup:
+                loop.remove_signal_handler(signal.SIGHUP)
+            for task in tasks:
+                task.cancel()
+
+    app = FastAPI(
+        title="logenrich",
+        version=__version__,
+        summary="Classify JupyterHub-family log lines in a Vector / Fluent Bit pipeline.",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    app.add_middleware(Observe, access_log=settings.access_log)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            _, defs = models_json_schema(
+                [(m, "validation") for m in DOCUMENTED_MODELS], ref_template="#/components/schemas/{model}"
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+async def _reload_quietly(service: Service, trigger: str) -> None:
+    try:
+        await reload_tables(service, trigger)
+    except Exception:
+        log.exception("reload failed")
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: settings from LOGENRICH_* variables."""
+    from app.logs import configure
+
+    settings = Settings()
+    configure(settings.log_level)
+    return create_app(settings)

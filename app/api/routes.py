@@ -1,0 +1,213 @@
+"""Thin route handlers: read the body, hand it to the pipeline in a worker thread, answer."""
+
+import dataclasses
+from typing import Any
+
+import anyio
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from app.api.problems import codec_problem, overloaded, problem
+from app.api.schemas import EnrichedRecord, Health, LogRecord, Problem, Ready, ReloadAnswer
+from app.api.security import Authorized, MetricsAuthorized, ServiceDep
+from app.api.state import Service
+from app.codecs import CodecError
+from app.export_json import export_table
+from app.pipeline import Processed, process_body
+
+router = APIRouter()
+
+_RECORDS_SCHEMA = {"type": "array", "items": {"$ref": "#/components/schemas/LogRecord"}}
+_ENRICHED_SCHEMA = {"type": "array", "items": {"$ref": "#/components/schemas/EnrichedRecord"}}
+_NDJSON_EXAMPLE = (
+    '{"message":"[W 2022-03-10 17:25:19.774 JupyterHub base:1349] Failing suspected API request to '
+    'not-running server: /hub/user/alice/api/metrics/v1"}\n'
+)
+ENRICH_REQUEST: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "A batch of log records as Vector's http sink or Fluent Bit's out_http sends it. The framing is "
+            "decided by Content-Type, then by sniffing: a JSON array, NDJSON (with or without a trailing "
+            "newline), JSON objects back to back, one JSON object, MessagePack (Fluent Bit events), or "
+            'text/plain raw log lines (each record {"message": line}; indented lines continue the one '
+            "before). "
+            "Content-Encoding may be gzip, deflate, zstd, snappy or identity."
+        ),
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [_RECORDS_SCHEMA, {"$ref": "#/components/schemas/LogRecord"}]}
+            },
+            "application/x-ndjson": {"schema": {"type": "string"}, "example": _NDJSON_EXAMPLE},
+            "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
+            "text/plain": {
+                "schema": {"type": "string"},
+                "example": "200 GET /hub/api/users (admin@10.0.1.5) 12.34ms\n",
+            },
+        },
+    }
+}
+PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
+ENRICH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "The enriched batch: same count and order, every input field unchanged, in the request's framing "
+            "unless Accept asks for another; compressed when Accept-Encoding asks (gzip, deflate, zstd)."
+        ),
+        "content": {
+            "application/json": {"schema": _ENRICHED_SCHEMA},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    400: {**PROBLEM, "description": "The body cannot be decoded at all; `where` says where."},
+    401: {"description": "Missing or wrong bearer token (when a token is configured)."},
+    413: {**PROBLEM, "description": "Body, decompressed body or record count over the limit."},
+    415: {**PROBLEM, "description": "Unknown Content-Type or Content-Encoding."},
+    503: {**PROBLEM, "description": "At capacity; retry after the Retry-After seconds."},
+}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it passes `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise CodecError("too_large", f"the body is larger than {limit} bytes", {"limit": limit})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large_declared(request: Request, limit: int) -> bool:
+    declared = request.headers.get("content-length", "")
+    return declared.isdigit() and int(declared) > limit
+
+
+async def _process(request: Request, service: Service) -> Processed | Response:
+    """Read, decode, enrich and encode one batch, or the error answer."""
+    settings = service.settings
+    metrics = service.metrics
+    if _too_large_declared(request, settings.max_body_bytes):
+        metrics.rejected.labels("too_large").inc()
+        return problem(413, f"the body is larger than {settings.max_body_bytes} bytes", "too_large")
+    if not service.admission.try_enter():
+        metrics.rejected.labels("overload").inc()
+        return overloaded(settings.retry_after)
+    try:
+        try:
+            body = await read_body(request, settings.max_body_bytes)
+        except CodecError as error:
+            metrics.rejected.labels("too_large").inc()
+            return codec_problem(error)
+        headers = request.headers
+        enricher = service.tables.current  # one whole table for the whole batch
+        try:
+            processed = await anyio.to_thread.run_sync(
+                lambda: process_body(
+                    body,
+                    content_type=headers.get("content-type"),
+                    content_encoding=headers.get("content-encoding"),
+                    accept=headers.get("accept"),
+                    accept_encoding=headers.get("accept-encoding"),
+                    enricher=enricher,
+                    limits=settings.limits,
+                ),
+                limiter=service.cpu,
+            )
+        except CodecError as error:
+            metrics.decode_errors.labels(error.kind).inc()
+            return codec_problem(error)
+        metrics.batches.labels(processed.batch.framing, processed.batch.encoding).inc()
+        metrics.bytes.labels(processed.batch.framing, processed.batch.encoding).inc(len(body))
+        metrics.count_results(processed.results)
+        return processed
+    finally:
+        service.admission.leave()
+
+
+@router.post(
+    "/v1/enrich",
+    summary="Enrich a batch and return it",
+    openapi_extra=ENRICH_REQUEST,
+    responses=ENRICH_RESPONSES,
+    response_class=Response,
+)
+async def enrich(request: Request, service: ServiceDep, _: Authorized) -> Response:
+    outcome = await _process(request, service)
+    if isinstance(outcome, Response):
+        return outcome
+    headers = {
+        "X-Logenrich-Table": service.tables.current.table.version,
+        "X-Logenrich-Records": str(len(outcome.batch.records)),
+        "Vary": "Accept, Accept-Encoding",
+    }
+    if outcome.encoding != "identity":
+        headers["Content-Encoding"] = outcome.encoding
+    return Response(outcome.body, 200, headers=headers, media_type=outcome.media_type)
+
+
+@router.get("/v1/rules", summary="The loaded rule table")
+async def rules(service: ServiceDep, _: Authorized) -> Response:
+    return Response(orjson.dumps(export_table(service.tables.current.table)), media_type="application/json")
+
+
+@router.post(
+    "/v1/reload",
+    summary="Load and check the rule files again; swap only if they check",
+    responses={
+        200: {"model": ReloadAnswer},
+        422: {"model": ReloadAnswer, "description": "Refused; old table kept"},
+    },
+)
+async def reload(service: ServiceDep, _: Authorized) -> Response:
+    outcome = await reload_tables(service, "api")
+    body = {k: v for k, v in dataclasses.asdict(outcome).items() if k != "at"}
+    return Response(orjson.dumps(body), 200 if outcome.ok else 422, media_type="application/json")
+
+
+async def reload_tables(service: Service, trigger: str) -> Any:
+    import logging
+
+    outcome = await anyio.to_thread.run_sync(service.tables.reload, trigger)
+    service.metrics.reloads.labels("success" if outcome.ok else "failure", trigger).inc()
+    log = logging.getLogger("logenrich")
+    if outcome.ok:
+        service.metrics.set_table(service.tables.current.table)
+        log.info("rule table loaded", extra={"trigger": trigger, "table": outcome.version})
+    else:
+        log.error(
+            "rule table refused; the old one keeps serving",
+            extra={"trigger": trigger, "error": outcome.error},
+        )
+    return outcome
+
+
+@router.get("/healthz", summary="The process is alive", response_model=Health)
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", summary="The table is loaded and requests are taken", response_model=Ready)
+async def readyz(service: ServiceDep) -> Response:
+    table = service.tables.current.table
+    last = service.tables.last_reload
+    body = Ready(
+        status="shutting-down" if service.shutting_down else "ready",
+        table={"version": table.version, "rules": len(table.rules)},
+        last_reload=dataclasses.asdict(last) if last else None,
+    )
+    return Response(
+        body.model_dump_json(), 503 if service.shutting_down else 200, media_type="application/json"
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(service: ServiceDep, _: MetricsAuthorized) -> Response:
+    return Response(service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+# referenced by $ref in the request/response documentation above
+DOCUMENTED_MODELS = (LogRecord, EnrichedRecord)

@@ -1,0 +1,131 @@
+"""The fixture payloads in the exact shapes shippers send, and helpers to check round trips."""
+
+import gzip
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cramjam
+import msgpack
+import orjson
+import zstandard
+
+PAYLOADS_DIR = Path(__file__).resolve().parent / "fixtures" / "payloads"
+
+
+@dataclass(frozen=True)
+class Payload:
+    name: str
+    file: str
+    content_type: str | None
+    framing: str
+    response_type: str
+
+    @property
+    def body(self) -> bytes:
+        return (PAYLOADS_DIR / self.file).read_bytes()
+
+
+PAYLOADS = [
+    Payload("vector-json", "vector_json_array.json", "application/json", "json", "application/json"),
+    Payload(
+        "vector-ndjson", "vector_ndjson.ndjson", "application/x-ndjson", "ndjson", "application/x-ndjson"
+    ),
+    Payload("fluentbit-json", "fluentbit_json.json", "application/json", "json", "application/json"),
+    Payload(
+        "fluentbit-json-lines",
+        "fluentbit_json_lines.ndjson",
+        "application/x-ndjson",
+        "ndjson",
+        "application/x-ndjson",
+    ),
+    Payload(
+        "fluentbit-json-stream",
+        "fluentbit_json_stream.json",
+        "application/json",
+        "json_stream",
+        "application/x-ndjson",
+    ),
+    Payload(
+        "fluentbit-msgpack", "fluentbit_msgpack.bin", "application/msgpack", "msgpack", "application/msgpack"
+    ),
+    Payload("single-object", "single_object.json", "application/json", "object", "application/json"),
+    Payload("raw-lines", "raw_lines.txt", "text/plain", "text", "application/x-ndjson"),
+    Payload("sniffed-array", "vector_json_array.json", None, "json", "application/json"),
+    Payload("sniffed-ndjson", "fluentbit_json_lines.ndjson", None, "ndjson", "application/x-ndjson"),
+    Payload("sniffed-msgpack", "fluentbit_msgpack.bin", None, "msgpack", "application/msgpack"),
+]
+
+
+def compress(body: bytes, encoding: str) -> bytes:
+    """Independent encoders, as the shippers' own libraries would produce."""
+    if encoding == "gzip":
+        return gzip.compress(body)
+    if encoding == "deflate":
+        return zlib.compress(body)
+    if encoding == "zstd":
+        return zstandard.ZstdCompressor().compress(body)
+    if encoding == "snappy":
+        return bytes(cramjam.snappy.compress_raw(body))
+    return body
+
+
+def decode_response(body: bytes, media_type: str) -> list[Any]:
+    media = media_type.split(";", maxsplit=1)[0]
+    if media == "application/json":
+        data = orjson.loads(body)
+        return data if isinstance(data, list) else [data]
+    if media == "application/x-ndjson":
+        return [orjson.loads(line) for line in body.splitlines() if line.strip()]
+    if media == "application/msgpack":
+        return list(msgpack.Unpacker(__import__("io").BytesIO(body), raw=False, strict_map_key=False))
+    raise AssertionError(f"unexpected media type {media_type}")
+
+
+def input_records(payload: Payload) -> list[Any]:
+    """What the payload holds, decoded independently of the product's decoder."""
+    body = payload.body
+    if payload.framing in ("json", "object"):
+        data = orjson.loads(body)
+        return data if isinstance(data, list) else [data]
+    if payload.framing == "ndjson":
+        return [orjson.loads(line) for line in body.splitlines() if line.strip()]
+    if payload.framing == "json_stream":
+        import json
+
+        decoder, text, pos, out = json.JSONDecoder(), body.decode(), 0, []
+        while pos < len(text):
+            value, pos = decoder.raw_decode(text, pos)
+            out.append(value)
+        return out
+    if payload.framing == "msgpack":
+        return list(msgpack.Unpacker(__import__("io").BytesIO(body), raw=False, strict_map_key=False))
+    if payload.framing == "text":
+        records: list[Any] = []
+        for line in body.decode().splitlines():
+            if line.startswith("    ") and records:
+                records[-1]["message"] += "\n" + line
+            elif line:
+                records.append({"message": line})
+        return records
+    raise AssertionError(payload.framing)
+
+
+def assert_round_trip(sent: list[Any], got: list[Any], key: str = "enrichment") -> None:
+    """Same count and order, every input field unchanged, an enrichment on every line record."""
+    assert len(got) == len(sent)
+    for before, after in zip(sent, got, strict=True):
+        if isinstance(before, list) and len(before) == 2 and isinstance(before[1], dict):  # msgpack event
+            assert after[0] == before[0]
+            before, after = before[1], after[1]
+        if not isinstance(before, dict):
+            assert after == before
+            continue
+        for field, value in before.items():
+            assert after[field] == value, field
+        message = next((before[f] for f in ("message", "log", "msg") if isinstance(before.get(f), str)), None)
+        if message is None:
+            assert after == before
+        else:
+            assert after[key]["classification"]
