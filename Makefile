@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 
-.PHONY: install run enrich-sample test lint format typecheck check bench clean
+.PHONY: install run enrich-sample test lint format typecheck check bench readme-catalog clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || "$$(scripts/find-python)" -m venv $(VENV)
@@ -28,18 +28,22 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check app tests benchmarks
-	$(BIN)/ruff format --check app tests benchmarks
+	$(BIN)/ruff check app tests benchmarks scripts
+	$(BIN)/ruff format --check app tests benchmarks scripts
 
 format: $(STAMP)
-	$(BIN)/ruff format app tests benchmarks
-	$(BIN)/ruff check --fix app tests benchmarks
+	$(BIN)/ruff format app tests benchmarks scripts
+	$(BIN)/ruff check --fix app tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck
 	$(BIN)/logenrich check
+
+## Regenerate the catalog table in README.md from the rule files.
+readme-catalog: $(STAMP)
+	$(BIN)/python scripts/readme_catalog.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

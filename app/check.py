@@ -47,7 +47,7 @@ def _check_rule(matcher: Matcher, rule: CompiledRule) -> list[Issue]:
     for number, example in enumerate(rule.spec.examples, 1):
         text, level, source = parse_line(example.line)
         line = first_line(text)
-        found = matcher.match(line, level, source)
+        found = matcher.match(text, level, source)
         if found is None or found[0] is not rule:
             own = try_rule(rule, line, level, source)
             if own is None:
@@ -55,7 +55,7 @@ def _check_rule(matcher: Matcher, rule: CompiledRule) -> list[Issue]:
             elif found is not None:
                 other = found[0]
                 where = f"{other.id} ({other.path}:{other.line})"
-                if other.path != rule.path:  # a rule of another file, given precedence on purpose
+                if other.ruleset != rule.ruleset:  # another ruleset's rule, given precedence on purpose
                     add(
                         f"example {number} is taken by {where}, which overrides this rule: {example.line!r}",
                         True,

@@ -136,8 +136,43 @@ def cmd_check(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> i
     return EXIT_OK
 
 
+def _severity_text(rule: Any) -> str:
+    spec = rule.spec
+    base = "as logged" if spec.severity == "keep" else spec.severity
+    if spec.adjust == "cap":
+        base = f"at most {spec.severity}"
+    elif spec.adjust == "floor":
+        base = f"at least {spec.severity}"
+    for condition in spec.conditions:
+        base += f"; {condition.severity} when {_condition_text(condition)}"
+    return base
+
+
+def _condition_text(condition: Any) -> str:
+    if condition.kind == "range":
+        low = "" if condition.min is None else f"{condition.min:g}"
+        high = "" if condition.max is None else f"{condition.max:g}"
+        return f"{condition.field} {low}-{high}"
+    return f"versions straddle {', '.join(condition.boundaries)}"
+
+
+def catalog_markdown(table: Any) -> str:
+    """The catalog as a Markdown table: id, title, severity, category, doc link."""
+    lines = ["| id | title | severity | category | doc |", "|---|---|---|---|---|"]
+    for rule in table.rules:
+        host = rule.doc_url.split("/")[2]
+        lines.append(
+            f"| `{rule.id}` | {rule.spec.title} | {_severity_text(rule)} | {rule.spec.category} | "
+            f"[{host}]({rule.doc_url}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def cmd_rules(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
     table = load_table(rule_paths(args.rules, builtin=not args.no_builtin))
+    if args.markdown:
+        stdout.write(catalog_markdown(table).encode())
+        return EXIT_OK
     if args.json:
         rows: list[dict[str, Any]] = [
             {
@@ -260,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list the rule table: id, severity, category, doc link")
     _add_table_options(rules)
     rules.add_argument("--json", action="store_true")
+    rules.add_argument("--markdown", action="store_true", help="the catalog table of the README")
     rules.set_defaults(handler=cmd_rules)
 
     serve = commands.add_parser(

@@ -139,7 +139,7 @@ def _rule_issues(rule: RuleSpec, path: str, line: int) -> list[Issue]:
                     add(f"boundary {boundary!r} is not a version")
     for number, example in enumerate(rule.examples, 1):
         for name in example.fields or {}:
-            if name not in captures:
+            if name not in captures and name != "exception":  # `exception` comes from any traceback
                 add(f"example {number} expects field {name!r}, which the pattern does not capture")
     return issues
 
@@ -210,6 +210,7 @@ def compile_table(rulesets: list[LoadedRuleset]) -> tuple[Table, list[Issue]]:
                 constants=constants,
             )
         )
-    version = "+".join(f"{r.spec.ruleset.name}@{r.spec.ruleset.version}" for r in rulesets)
+    # one ruleset may span several files (same name and version): it counts once
+    version = "+".join(dict.fromkeys(f"{r.spec.ruleset.name}@{r.spec.ruleset.version}" for r in rulesets))
     names = tuple((r.spec.ruleset.name, r.spec.ruleset.version, r.path) for r in rulesets)
     return Table(tuple(compiled), version, names), issues

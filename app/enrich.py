@@ -11,7 +11,7 @@ from typing import Any, Final, Literal
 from app.compiler import CompiledRule, Table
 from app.constraints import Profile
 from app.matcher import Matcher
-from app.prefix import first_line, parse_line
+from app.prefix import parse_line
 from app.severity import SYSLOG, Severity
 
 UNCLASSIFIED: Final = "unclassified"
@@ -90,7 +90,7 @@ class Enricher:
         ):
             return PASSTHROUGH
         text, level, source = parse_line(cap_text(message, options.max_message_bytes))
-        found = self.matcher.match(first_line(text), level, source)
+        found = self.matcher.match(text, level, source)
         if options.profile == "default":
             if found is None:
                 record[options.key] = _unclassified(level, source)

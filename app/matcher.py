@@ -6,12 +6,14 @@ regexes run, in precedence order, and the first that matches decides. Rules with
 literal are tried on every line (``logenrich check`` warns about them).
 """
 
+import re
 from typing import Any
 from urllib.parse import unquote
 
 import ahocorasick_rs
 
 from app.compiler import CompiledRule, Table
+from app.prefix import first_line
 from app.severity import RANK, Severity
 
 
@@ -46,14 +48,24 @@ class Matcher:
         return sorted(found)
 
     def match(
-        self, text: str, level: Severity | None, source: dict[str, Any] | None
+        self, message: str, level: Severity | None, source: dict[str, Any] | None
     ) -> tuple[CompiledRule, dict[str, Any], Severity] | None:
-        """The deciding rule, the fields it extracts and the adjusted severity; None when no rule matches."""
+        """The deciding rule, the fields it extracts and the adjusted severity; None when no rule matches.
+
+        Rules match the first line of the message; in a multi-line record (a traceback) the last line,
+        when it names an exception, becomes the `exception` field.
+        """
+        multi_line = "\n" in message
+        text = first_line(message) if multi_line else message
         rules = self.rules
         for index in self.candidates(text):
             rule = rules[index]
             found = try_rule(rule, text, level, source)
             if found is not None:
+                if multi_line and "exception" not in found:
+                    exception = last_exception(message)
+                    if exception is not None:
+                        found["exception"] = exception
                 return rule, found, adjust_severity(rule, level, found)
         return None
 
@@ -79,6 +91,19 @@ def try_rule(
     if m is None:
         return None
     return extract_fields(rule, m.groupdict())
+
+
+# "TimeoutError: pod x did not start", "tornado.httpclient.HTTPClientError: HTTP 403", "KeyError: 'items'"
+_EXCEPTION_LINE = re.compile(
+    r"(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Timeout|Failure)\w*(?::.*)?"
+)
+
+
+def last_exception(message: str) -> str | None:
+    """The last line of a multi-line record when it names an exception (a traceback's summary)."""
+    tail = message.rstrip()
+    line = tail[tail.rfind("\n") + 1 :].strip()
+    return line if _EXCEPTION_LINE.fullmatch(line) else None
 
 
 def extract_fields(rule: CompiledRule, groups: dict[str, str | None]) -> dict[str, Any]:

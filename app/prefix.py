@@ -12,15 +12,22 @@ message. The ``format`` key of the source names the format:
     chp             2025-06-01T12:34:56.789Z [ConfigProxy] info: msg       (configurable-http-proxy >= 4,
                     21:44:04.424 [ConfigProxy] info: msg                    both timestamp styles)
     chp-legacy      13:03:57.919 - error: [ConfigProxy] msg                (configurable-http-proxy < 4)
-    python-logging  ERROR:asyncio:Task exception was never retrieved       (logging.basicConfig default)
+    python-logging  ERROR:asyncio:Task exception was never retrieved       (logging.basicConfig default,
+                    2018-05-02 15:03:49,119 WARNING Retrying …              and asctime-levelname shape)
+    json            {"msg": …, "level": …, "logger": …}                    (classic notebook's log_json)
+
+A line wrapped by Docker's json-file driver (`{"log": "…\n", "stream": …}`) is unwrapped first.
 """
 
 import re
 from typing import Any, Final
 
+import orjson
+
 from app.severity import Severity, normalise_level
 
-_ANSI: Final = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# ANSI colour codes, also in the caret notation a terminal paste leaves (`^[[31m`, `^[(B`)
+_ANSI: Final = re.compile(r"(?:\x1b|\^\[)(?:\[[0-9;]*[A-Za-z]|\([AB0-2])")
 
 # [L YYYY-MM-DD HH:MM:SS(.fff) Logger( module:line)] message
 _BRACKET_DATE: Final = re.compile(
@@ -44,6 +51,11 @@ _CHP: Final = re.compile(
 _CHP_LEGACY: Final = re.compile(
     r"(?P<time>\d{2}:\d{2}:\d{2}\.\d{3}) - (?P<level>[a-z]+): \[(?P<logger>ConfigProxy)\] ?"
 )
+# Python logging's "%(asctime)s %(levelname)s %(message)s"
+_PYASCTIME: Final = re.compile(
+    r"(?P<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) "
+)
+_LETTERS: Final = frozenset("DIWEC")
 # Python logging's default "LEVEL:logger:message"
 _PYLOG: Final = re.compile(r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>[\w.]+):")
 
@@ -100,8 +112,45 @@ def _source(m: re.Match[str], fmt: str, via: str | None) -> dict[str, Any]:
     return source
 
 
+def _unwrap_json(line: str) -> ParsedLine | None:
+    """A line that is itself a JSON log record: Docker's json-file (`{"log": …}`) or the classic
+    notebook's json logging (`{"msg": …, "level": …, "logger": …}`)."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    inner = data.get("log")
+    if isinstance(inner, str):
+        message, level, source = parse_line(inner.rstrip("\n"))
+        if source is None:
+            return message, level, {"format": "plain", "via": "docker-json"}
+        source.setdefault("via", "docker-json")
+        return message, level, source
+    inner = data.get("msg")
+    if not isinstance(inner, str):
+        return None
+    fields: dict[str, Any] = {"format": "json"}
+    if isinstance(data.get("logger"), str):
+        fields["logger"] = data["logger"]
+    if isinstance(data.get("module"), str):
+        fields["file"] = data["module"]
+        if isinstance(data.get("line_no"), int):
+            fields["line"] = data["line_no"]
+    if isinstance(data.get("written_at"), str):
+        fields["time"] = data["written_at"]
+    level = data.get("level")
+    return inner, normalise_level(level) if isinstance(level, str) else None, fields
+
+
 def _match_format(line: str, via: str | None) -> ParsedLine | None:
     first = line[:1]
+    if first in _LETTERS and line[1:2] == " " and line[2:3].isdigit() and "] " in line[:80]:
+        line = (
+            "[" + line
+        )  # a paste that lost the opening bracket: "E 2018-06-29 14:55:25.090 JupyterHub web:1591] …"
+        first = "["
     if first == "[":
         for pattern, name in _BRACKET:
             m = pattern.match(line)
@@ -112,6 +161,9 @@ def _match_format(line: str, via: str | None) -> ParsedLine | None:
         m = _CHP.match(line)
         if m:
             return line[m.end() :], normalise_level(m.group("level")), _source(m, "chp", via)
+        m = _PYASCTIME.match(line)
+        if m:
+            return line[m.end() :], normalise_level(m.group("level")), _source(m, "python-logging", via)
         m = _CHP_LEGACY.match(line)
         if m:
             return line[m.end() :], normalise_level(m.group("level")), _source(m, "chp-legacy", via)
@@ -127,10 +179,16 @@ def _match_format(line: str, via: str | None) -> ParsedLine | None:
 
 def parse_line(line: str) -> ParsedLine:
     """Split one log line (or multi-line record) into message, level and source."""
-    if "\x1b" in line:
+    if "\x1b" in line or "^[" in line:
         line = _ANSI.sub("", line)
     if line[:1].isspace():
         line = line.lstrip()
+    if line[-1:] == "│":  # the right border of a terminal UI (k9s) pasted with the line
+        line = line.rstrip("│ ")
+    if line[:2] == '{"':
+        unwrapped = _unwrap_json(line)
+        if unwrapped is not None:
+            return unwrapped
     parsed = _match_format(line, None)
     if parsed is not None:
         return parsed

@@ -4,7 +4,7 @@ Records are the lines of ../shared/corpus/dev.jsonl (or the bundled sample log w
 not beside the project) cycled into Vector-shaped records. Prints records/s per core and MiB/s, and
 checks its own output: every record comes back, in order, with an enrichment.
 
-    .venv/bin/python benchmarks/engine.py [--records 1000] [--rounds 7]
+    .venv/bin/python -m benchmarks.engine [--records 1000] [--rounds 7]
 """
 
 import argparse

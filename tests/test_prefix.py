@@ -159,6 +159,77 @@ CASES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
         None,
     ),
     ("", "", None, None),
+    (
+        "^[[33m[W 2016-01-14 23:39:54.777 JupyterHub app:631]^[(B^[[m No admin users",
+        "No admin users",
+        "warning",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "app",
+            "line": 631,
+            "time": "2016-01-14 23:39:54.777",
+        },
+    ),
+    (
+        "E 2018-06-29 14:55:25.090 JupyterHub web:1591] lost its bracket",
+        "lost its bracket",
+        "error",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "web",
+            "line": 1591,
+            "time": "2018-06-29 14:55:25.090",
+        },
+    ),
+    (
+        '{"log":"[W 2018-03-02 12:45:43.318 jupyterhub web:1521] 500 GET /x (1.2.3.4): boom\\n",'
+        '"stream":"stderr"}',
+        "500 GET /x (1.2.3.4): boom",
+        "warning",
+        {
+            "format": "jupyterhub",
+            "logger": "jupyterhub",
+            "file": "web",
+            "line": 1521,
+            "time": "2018-03-02 12:45:43.318",
+            "via": "docker-json",
+        },
+    ),
+    (
+        '{"written_at": "2020-10-12T21:17:02.042Z", "msg": "Looking for jupyter_config in /etc/jupyter", '
+        '"logger": "NotebookApp", "level": "DEBUG", "module": "application", "line_no": 179}',
+        "Looking for jupyter_config in /etc/jupyter",
+        "debug",
+        {
+            "format": "json",
+            "logger": "NotebookApp",
+            "file": "application",
+            "line": 179,
+            "time": "2020-10-12T21:17:02.042Z",
+        },
+    ),
+    (
+        "2018-05-02 15:03:49,119 WARNING Retrying (Retry(total=2))",
+        "Retrying (Retry(total=2))",
+        "warning",
+        {"format": "python-logging", "time": "2018-05-02 15:03:49,119"},
+    ),
+    (
+        "│ [I 2022-03-01 14:14:44.041 JupyterHub log:189] 200 GET /hub/api (bob@10.0.0.1) 1.00ms   │",
+        "200 GET /hub/api (bob@10.0.0.1) 1.00ms",
+        "info",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "log",
+            "line": 189,
+            "time": "2022-03-01 14:14:44.041",
+            "via": "other",
+        },
+    ),
+    ('{"neither": "log nor msg"}', '{"neither": "log nor msg"}', None, None),
 ]
 
 
