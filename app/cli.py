@@ -201,10 +201,12 @@ def _settings_env(settings: Any) -> dict[str, str]:
     for name, value in settings.model_dump().items():
         if value is None:
             continue
-        if name == "token":
-            value = settings.token.get_secret_value()
+        if name in ("token", "forward_token"):
+            value = getattr(settings, name).get_secret_value()
         if isinstance(value, tuple | list):
             value = ",".join(map(str, value))
+        elif isinstance(value, dict):
+            value = ",".join(f"{k}={v}" for k, v in value.items())
         elif isinstance(value, bool):
             value = "true" if value else "false"
         env[f"LOGENRICH_{name.upper()}"] = str(value)
@@ -322,6 +324,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--retry-after", type=int)
     serve.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (prefer LOGENRICH_TOKEN)")
     serve.add_argument("--protect-metrics", action="store_const", const=True, default=None)
+    serve.add_argument("--forward-url", help="relay mode: the default downstream's URL")
+    serve.add_argument("--forward-format", choices=["json", "ndjson", "elasticsearch", "loki"])
+    serve.add_argument(
+        "--forward-token", help="bearer token for the default downstream (prefer the env variable)"
+    )
+    serve.add_argument("--forward-timeout", type=float, help="seconds (default 30; below the shippers' 60)")
+    serve.add_argument("--forward-compression", choices=["none", "gzip"])
+    serve.add_argument(
+        "--forward-index", help="elasticsearch: data stream or index (default logs-jupyterhub-default)"
+    )
+    serve.add_argument("--forward-labels", help="loki: static labels, k=v,k2=v2")
+    serve.add_argument(
+        "--no-forward-verify-tls", dest="forward_verify_tls", action="store_const", const=False, default=None
+    )
+    serve.add_argument(
+        "--downstreams-file", type=Path, help="named downstreams (TOML), served at /v1/forward/NAME"
+    )
+    serve.add_argument("--probe-interval", type=float, help="seconds between downstream reachability checks")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--no-access-log", dest="access_log", action="store_const", const=False, default=None)
     serve.set_defaults(handler=cmd_serve)

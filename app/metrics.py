@@ -84,6 +84,33 @@ class Metrics:
             registry=reg,
         )
 
+        self.forwards = Counter(
+            "logenrich_forward_requests_total",
+            "Batches sent downstream, by downstream and outcome (ok, retryable, rejected).",
+            ["downstream", "outcome"],
+            registry=reg,
+        )
+        self.forwarded = Counter(
+            "logenrich_forward_records_total",
+            "Records delivered downstream, by downstream and result (delivered, dead_lettered).",
+            ["downstream", "result"],
+            registry=reg,
+        )
+        self.forward_latency = Histogram(
+            "logenrich_forward_duration_seconds",
+            "Time the downstream took to answer, by downstream.",
+            ["downstream"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.downstream_up = Gauge(
+            "logenrich_downstream_up",
+            "1 when the downstream accepted a TCP connection at the last check.",
+            ["downstream"],
+            registry=reg,
+            multiprocess_mode="mostrecent",
+        )
+
     def set_table(self, table: Table) -> None:
         self.table_info.clear()
         self.table_info.labels(table.version).set(1)

@@ -25,8 +25,12 @@ def process_body(
     accept_encoding: str | None,
     enricher: Enricher,
     limits: Limits,
+    respond: bool = True,
 ) -> Processed:
+    """Decode and enrich; encode the answer too unless `respond` is false (relay mode)."""
     batch = decode_body(body, content_type, content_encoding, limits)
     results = enricher.enrich_batch(batch.records)
+    if not respond:
+        return Processed(batch, results, b"", "", "identity")
     out, media_type, encoding = encode_batch(batch, accept, accept_encoding)
     return Processed(batch, results, out, media_type, encoding)

@@ -146,6 +146,8 @@ def _unwrap_json(line: str) -> ParsedLine | None:
 
 def _match_format(line: str, via: str | None) -> ParsedLine | None:
     first = line[:1]
+    if first == "{" and line[1:2] == '"':
+        return _unwrap_json(line)
     if first in _LETTERS and line[1:2] == " " and line[2:3].isdigit() and "] " in line[:80]:
         line = (
             "[" + line
@@ -185,10 +187,6 @@ def parse_line(line: str) -> ParsedLine:
         line = line.lstrip()
     if line[-1:] == "│":  # the right border of a terminal UI (k9s) pasted with the line
         line = line.rstrip("│ ")
-    if line[:2] == '{"':
-        unwrapped = _unwrap_json(line)
-        if unwrapped is not None:
-            return unwrapped
     parsed = _match_format(line, None)
     if parsed is not None:
         return parsed

@@ -2,7 +2,7 @@
 ``logenrich serve --<name>`` flag; lists are comma-separated in the environment."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app.codecs import Limits
 from app.constraints import Profile
 from app.enrich import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MESSAGE_FIELDS, EnrichOptions
+from app.relay.config import Downstream, load_downstreams
 
 MiB = 1024 * 1024
 
@@ -45,6 +46,18 @@ class Settings(BaseSettings):
     token: SecretStr | None = None
     protect_metrics: bool = False
 
+    # relay mode (/v1/forward)
+    forward_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    forward_format: Literal["json", "ndjson", "elasticsearch", "loki"] = "json"
+    forward_token: SecretStr | None = None
+    forward_timeout: float = Field(30.0, gt=0, lt=60)
+    forward_compression: Literal["none", "gzip"] | None = None  # default: gzip for loki, none otherwise
+    forward_verify_tls: bool = True
+    forward_index: str = "logs-jupyterhub-default"
+    forward_labels: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    downstreams_file: Path | None = None
+    probe_interval: float = Field(5.0, ge=0, description="seconds between downstream reachability checks")
+
     # the service's own log
     log_level: str = "info"
     access_log: bool = True
@@ -56,6 +69,14 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("forward_labels", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+            return {k.strip(): v.strip() for k, v in pairs}
+        return value
+
     @property
     def limits(self) -> Limits:
         return Limits(self.max_body_bytes, self.max_decompressed_bytes, self.max_records)
@@ -63,3 +84,25 @@ class Settings(BaseSettings):
     @property
     def enrich_options(self) -> EnrichOptions:
         return EnrichOptions(self.profile, self.key, self.message_fields, self.max_message_bytes)
+
+    def downstreams(self) -> tuple[dict[str, Downstream], str | None]:
+        """Named downstreams from the settings file, plus `default` from --forward-url."""
+        named: dict[str, Downstream] = {}
+        default: str | None = None
+        if self.downstreams_file is not None:
+            named, default = load_downstreams(self.downstreams_file)
+        if self.forward_url is not None:
+            compression = self.forward_compression or ("gzip" if self.forward_format == "loki" else "none")
+            named["default"] = Downstream(
+                name="default",
+                url=self.forward_url,
+                format=self.forward_format,
+                token=self.forward_token,
+                timeout=self.forward_timeout,
+                compression=compression,
+                verify_tls=self.forward_verify_tls,
+                index=self.forward_index,
+                labels=self.forward_labels,
+            )
+            default = default or "default"
+        return named, default

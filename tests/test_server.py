@@ -185,6 +185,20 @@ def test_reload_on_configmap_swap_and_sighup(tmp_path: Path) -> None:
         assert 'logenrich_table_reloads_total{result="failure",trigger="file-change"} 1.0' in metrics
 
 
+def _wait_for_reload(url: str, prefix: str, broken: bool, timeout: float = 20) -> None:
+    """Until /readyz shows this write was taken (or refused, for a broken table)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready = httpx.get(url + "/readyz").json()
+        last = ready["last_reload"] or {}
+        if broken and last.get("ok") is False and "severity" in (last.get("error") or ""):
+            return
+        if not broken and ready["table"]["version"].startswith(prefix):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the table was not reloaded to {prefix} (broken={broken}) in {timeout}s")
+
+
 def test_hot_reload_under_traffic(tmp_path: Path) -> None:
     """Tables swap while batches flow: no request fails, each response comes from one whole table."""
     rules = tmp_path / "rules"
@@ -202,7 +216,12 @@ def test_hot_reload_under_traffic(tmp_path: Path) -> None:
                 for _ in range(2000):
                     if stop.is_set():
                         return
-                    response = client.post(s.url + "/v1/enrich", content=batch)
+                    try:
+                        response = client.post(s.url + "/v1/enrich", content=batch)
+                    except httpx.TransportError as exc:
+                        if not stop.is_set():
+                            failures.append(f"transport error: {exc}")
+                        return
                     if response.status_code != 200:
                         failures.append(f"{response.status_code} {response.text[:200]}")
                         continue
@@ -214,27 +233,34 @@ def test_hot_reload_under_traffic(tmp_path: Path) -> None:
         threads = [threading.Thread(target=traffic) for _ in range(3)]
         for t in threads:
             t.start()
-        for n in range(1, 9):
-            time.sleep(0.25)
-            target = rules / "site.toml"
-            if n % 3 == 0:  # a broken table now and then: refused, nothing fails
-                target.write_text(
-                    SITE_RULE.format(version=f"v{n}").replace("severity = ", "severity = 'loud' #")
-                )
-            else:
-                tmp = rules / ".site.toml.tmp"
-                tmp.write_text(SITE_RULE.format(version=f"v{n}"))
-                tmp.replace(target)
-            if n % 2:
-                s.process.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
-        stop.set()
-        for t in threads:
-            t.join()
+        try:
+            _swap_tables(s, rules)
+        finally:
+            time.sleep(0.3)
+            stop.set()
+            for t in threads:
+                t.join()
         metrics = httpx.get(s.url + "/metrics").text
     assert not failures, failures[:5]
     assert len(versions_seen) >= 3, versions_seen
     assert 'result="failure"' in metrics and 'result="success"' in metrics
+
+
+def _swap_tables(s: Any, rules: Path) -> None:
+    """Eight table changes, every third one broken; each waits until the service took it."""
+    for n in range(1, 9):
+        time.sleep(0.2)
+        target = rules / "site.toml"
+        broken = n % 3 == 0  # a broken table now and then: refused, nothing fails
+        text = SITE_RULE.format(version=f"v{n}")
+        if broken:
+            text = text.replace("severity = ", "severity = 'loud' #")
+        tmp = rules / ".site.toml.tmp"
+        tmp.write_text(text)
+        tmp.replace(target)
+        if n % 2:
+            s.process.send_signal(signal.SIGHUP)
+        _wait_for_reload(s.url, f"site@v{n}+", broken)
 
 
 def test_workers_share_the_load_and_the_metrics(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from app import __version__
 from app.api.routes import DOCUMENTED_MODELS, reload_tables, router
 from app.api.state import Admission, Service
 from app.metrics import Metrics
+from app.relay.forwarder import Forwarder
 from app.settings import Settings
 from app.tables import TableHolder
 
@@ -51,7 +52,13 @@ class Observe:
             path = scope["path"]
             service: Service | None = scope.get("state", {}).get("service")
             if service is not None:
-                endpoint = path if path in _ENDPOINTS else "other"
+                endpoint = (
+                    path
+                    if path in _ENDPOINTS
+                    else "/v1/forward"
+                    if path.startswith("/v1/forward/")
+                    else "other"
+                )
                 service.metrics.latency.labels(endpoint, f"{status // 100}xx").observe(elapsed)
             if self.access_log and path not in ("/healthz", "/readyz", "/metrics"):
                 client = scope.get("client")
@@ -67,7 +74,26 @@ class Observe:
                 )
 
 
-_ENDPOINTS = frozenset({"/v1/enrich", "/v1/rules", "/v1/reload", "/healthz", "/readyz", "/metrics"})
+_ENDPOINTS = frozenset(
+    {"/v1/enrich", "/v1/forward", "/v1/rules", "/v1/reload", "/healthz", "/readyz", "/metrics"}
+)
+
+
+async def _probe(service: Service, interval: float) -> None:
+    """Check every downstream's reachability, for /readyz and logenrich_downstream_up."""
+    forwarder = service.forwarder
+    assert forwarder is not None
+    while True:
+        for name, downstream in forwarder.downstreams.items():
+            error = await forwarder.reachable(downstream)
+            if error != service.downstream_errors.get(name, "unknown"):
+                if error is None:
+                    log.info("downstream reachable", extra={"downstream": name})
+                else:
+                    log.warning("downstream unreachable", extra={"downstream": name, "error": error})
+            service.downstream_errors[name] = error
+            service.metrics.downstream_up.labels(name).set(0 if error else 1)
+        await asyncio.sleep(interval)
 
 
 async def _watch(service: Service, interval: float) -> None:
@@ -94,6 +120,9 @@ def create_app(settings: Settings) -> FastAPI:
         metrics = Metrics()
         metrics.set_table(tables.current.table)
         service = Service(settings, tables, metrics, Admission(settings.max_pending))
+        downstreams, default = settings.downstreams()
+        if downstreams:
+            service.forwarder = Forwarder(downstreams, default, settings.retry_after)
         log.info(
             "rule table loaded",
             extra={
@@ -106,6 +135,8 @@ def create_app(settings: Settings) -> FastAPI:
         loop = asyncio.get_running_loop()
         if settings.reload_interval > 0:
             tasks.append(asyncio.create_task(_watch(service, settings.reload_interval)))
+        if service.forwarder is not None and settings.probe_interval > 0:
+            tasks.append(asyncio.create_task(_probe(service, settings.probe_interval)))
         hup = False
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):  # not the main thread
             loop.add_signal_handler(
@@ -120,6 +151,8 @@ def create_app(settings: Settings) -> FastAPI:
                 loop.remove_signal_handler(signal.SIGHUP)
             for task in tasks:
                 task.cancel()
+            if service.forwarder is not None:
+                await service.forwarder.aclose()
 
     app = FastAPI(
         title="logenrich",

@@ -1,6 +1,7 @@
 """Thin route handlers: read the body, hand it to the pipeline in a worker thread, answer."""
 
 import dataclasses
+import time
 from typing import Any
 
 import anyio
@@ -15,6 +16,8 @@ from app.api.state import Service
 from app.codecs import CodecError
 from app.export_json import export_table
 from app.pipeline import Processed, process_body
+from app.relay.config import Downstream
+from app.relay.forwarder import Prepared, prepare
 
 router = APIRouter()
 
@@ -86,8 +89,11 @@ def _too_large_declared(request: Request, limit: int) -> bool:
     return declared.isdigit() and int(declared) > limit
 
 
-async def _process(request: Request, service: Service) -> Processed | Response:
-    """Read, decode, enrich and encode one batch, or the error answer."""
+async def _process(
+    request: Request, service: Service, downstream: Downstream | None = None
+) -> tuple[Processed, Prepared | None] | Response:
+    """Read, decode and enrich one batch, then encode the answer (or, with a downstream, its
+    request body), or the error answer."""
     settings = service.settings
     metrics = service.metrics
     if _too_large_declared(request, settings.max_body_bytes):
@@ -104,28 +110,43 @@ async def _process(request: Request, service: Service) -> Processed | Response:
             return codec_problem(error)
         headers = request.headers
         enricher = service.tables.current  # one whole table for the whole batch
-        try:
-            processed = await anyio.to_thread.run_sync(
-                lambda: process_body(
-                    body,
-                    content_type=headers.get("content-type"),
-                    content_encoding=headers.get("content-encoding"),
-                    accept=headers.get("accept"),
-                    accept_encoding=headers.get("accept-encoding"),
-                    enricher=enricher,
-                    limits=settings.limits,
-                ),
-                limiter=service.cpu,
+
+        def work() -> tuple[Processed, Prepared | None]:
+            processed = process_body(
+                body,
+                content_type=headers.get("content-type"),
+                content_encoding=headers.get("content-encoding"),
+                accept=headers.get("accept"),
+                accept_encoding=headers.get("accept-encoding"),
+                enricher=enricher,
+                limits=settings.limits,
+                respond=downstream is None,
             )
+            if downstream is None:
+                return processed, None
+            records, results = processed.batch.records, processed.results
+            return processed, prepare(
+                downstream, records, results, enricher.options, _message_getter(enricher)
+            )
+
+        try:
+            processed, prepared = await anyio.to_thread.run_sync(work, limiter=service.cpu)
         except CodecError as error:
             metrics.decode_errors.labels(error.kind).inc()
             return codec_problem(error)
         metrics.batches.labels(processed.batch.framing, processed.batch.encoding).inc()
         metrics.bytes.labels(processed.batch.framing, processed.batch.encoding).inc(len(body))
         metrics.count_results(processed.results)
-        return processed
+        return processed, prepared
     finally:
         service.admission.leave()
+
+
+def _message_getter(enricher: Any) -> Any:
+    def message(record: Any) -> str | None:
+        return enricher.message_of(record) if isinstance(record, dict) else None
+
+    return message
 
 
 @router.post(
@@ -136,9 +157,10 @@ async def _process(request: Request, service: Service) -> Processed | Response:
     response_class=Response,
 )
 async def enrich(request: Request, service: ServiceDep, _: Authorized) -> Response:
-    outcome = await _process(request, service)
-    if isinstance(outcome, Response):
-        return outcome
+    answer = await _process(request, service)
+    if isinstance(answer, Response):
+        return answer
+    outcome = answer[0]
     headers = {
         "X-Logenrich-Table": service.tables.current.table.version,
         "X-Logenrich-Records": str(len(outcome.batch.records)),
@@ -147,6 +169,87 @@ async def enrich(request: Request, service: ServiceDep, _: Authorized) -> Respon
     if outcome.encoding != "identity":
         headers["Content-Encoding"] = outcome.encoding
     return Response(outcome.body, 200, headers=headers, media_type=outcome.media_type)
+
+
+FORWARD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The downstream accepted the batch (rejected Elasticsearch documents dead-lettered)."
+    },
+    400: {
+        **PROBLEM,
+        "description": "The body cannot be decoded, or the downstream rejected the batch as bad.",
+    },
+    401: {"description": "Missing or wrong bearer token (when a token is configured)."},
+    404: {**PROBLEM, "description": "No downstream of that name."},
+    413: {
+        **PROBLEM,
+        "description": "Body, decompressed body or record count over a limit (ours or the downstream's).",
+    },
+    415: {**PROBLEM, "description": "Unknown Content-Type or Content-Encoding."},
+    503: {
+        **PROBLEM,
+        "description": "At capacity, or the downstream is down, throttling or misconfigured: retry.",
+    },
+}
+
+
+async def _forward(request: Request, service: Service, name: str | None) -> Response:
+    forwarder = service.forwarder
+    target = name or (forwarder.default if forwarder else None)
+    if forwarder is None or target is None:
+        return problem(
+            404, "no default downstream: start with --forward-url or a downstreams file", "no_downstream"
+        )
+    downstream = forwarder.downstreams.get(target)
+    if downstream is None:
+        known = ", ".join(sorted(forwarder.downstreams)) or "none"
+        return problem(404, f"no downstream named {target!r} (known: {known})", "no_downstream")
+    answer = await _process(request, service, downstream)
+    if isinstance(answer, Response):
+        return answer
+    processed, prepared = answer
+    assert prepared is not None
+    metrics = service.metrics
+    started = time.perf_counter()
+    delivery = await forwarder.deliver(downstream, prepared)
+    metrics.forward_latency.labels(downstream.name).observe(time.perf_counter() - started)
+    metrics.forwards.labels(downstream.name, delivery.outcome).inc()
+    if delivery.delivered:
+        metrics.forwarded.labels(downstream.name, "delivered").inc(delivery.delivered)
+    if delivery.dead_lettered:
+        metrics.forwarded.labels(downstream.name, "dead_lettered").inc(delivery.dead_lettered)
+    if delivery.outcome == "ok":
+        body = {
+            "records": len(processed.batch.records),
+            "downstream": downstream.name,
+            "detail": delivery.detail,
+        }
+        return Response(orjson.dumps(body), 200, media_type="application/json")
+    if delivery.outcome == "retryable":
+        return overloaded(delivery.retry_after or service.settings.retry_after, delivery.detail)
+    return problem(delivery.status, delivery.detail, "downstream_rejected")
+
+
+@router.post(
+    "/v1/forward",
+    summary="Enrich a batch and deliver it to the default downstream",
+    openapi_extra=ENRICH_REQUEST,
+    responses=FORWARD_RESPONSES,
+    response_class=Response,
+)
+async def forward_default(request: Request, service: ServiceDep, _: Authorized) -> Response:
+    return await _forward(request, service, None)
+
+
+@router.post(
+    "/v1/forward/{name}",
+    summary="Enrich a batch and deliver it to a named downstream",
+    openapi_extra=ENRICH_REQUEST,
+    responses=FORWARD_RESPONSES,
+    response_class=Response,
+)
+async def forward_named(name: str, request: Request, service: ServiceDep, _: Authorized) -> Response:
+    return await _forward(request, service, name)
 
 
 @router.get("/v1/rules", summary="The loaded rule table")
@@ -190,18 +293,33 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", summary="The table is loaded and requests are taken", response_model=Ready)
+@router.get(
+    "/readyz",
+    summary="The table is loaded, requests are taken and the default downstream is reachable",
+    response_model=Ready,
+    responses={
+        503: {"model": Ready, "description": "Shutting down, or the default downstream is unreachable"}
+    },
+)
 async def readyz(service: ServiceDep) -> Response:
     table = service.tables.current.table
     last = service.tables.last_reload
+    forwarder = service.forwarder
+    default_error = (
+        service.downstream_errors.get(forwarder.default) if forwarder and forwarder.default else None
+    )
+    status = "ready"
+    if service.shutting_down:
+        status = "shutting-down"
+    elif default_error is not None:
+        status = "downstream-unreachable"
     body = Ready(
-        status="shutting-down" if service.shutting_down else "ready",
+        status=status,
         table={"version": table.version, "rules": len(table.rules)},
         last_reload=dataclasses.asdict(last) if last else None,
+        downstreams=dict(service.downstream_errors) if forwarder else None,
     )
-    return Response(
-        body.model_dump_json(), 503 if service.shutting_down else 200, media_type="application/json"
-    )
+    return Response(body.model_dump_json(), 200 if status == "ready" else 503, media_type="application/json")
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

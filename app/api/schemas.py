@@ -68,9 +68,13 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
-    status: Literal["ready", "shutting-down"]
+    status: Literal["ready", "shutting-down", "downstream-unreachable"]
     table: dict[str, Any]
     last_reload: dict[str, Any] | None = None
+    downstreams: dict[str, str | None] | None = Field(
+        None,
+        description="relay mode: why each downstream was unreachable at the last check (null: reachable)",
+    )
 
 
 class ReloadAnswer(BaseModel):

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from app.metrics import Metrics
+from app.relay.forwarder import Forwarder
 from app.settings import Settings
 from app.tables import TableHolder
 
@@ -37,3 +38,6 @@ class Service:
     # two threads are enough to overlap I/O with work without GIL thrashing.
     cpu: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
     shutting_down: bool = False
+    forwarder: Forwarder | None = None
+    # downstream name -> why it was unreachable at the last check (None: reachable)
+    downstream_errors: dict[str, str | None] = field(default_factory=dict)

@@ -1,0 +1,99 @@
+"""A loopback downstream for relay tests: records what it accepts and can be told to fail."""
+
+import gzip
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+
+from tests.server import free_port
+
+# (status, body) for one request; None means "accept" (the downstream's normal answer)
+Behaviour = Callable[[str, bytes], tuple[int, bytes] | None]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up early (a timeout test) is expected
+
+
+@dataclass
+class Recorder:
+    port: int
+    accepted: list[tuple[str, bytes]] = field(default_factory=list)  # (path, decoded body)
+    requests: int = 0
+    behaviour: Behaviour | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def records(self) -> list[Any]:
+        out: list[Any] = []
+        with self.lock:
+            bodies = list(self.accepted)
+        for _, body in bodies:
+            text = body.strip()
+            if text.startswith(b"["):
+                out.extend(orjson.loads(text))
+            else:
+                out.extend(orjson.loads(line) for line in text.splitlines() if line.strip())
+        return out
+
+    def start(self) -> None:
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                with recorder.lock:
+                    recorder.requests += 1
+                answer = recorder.behaviour(self.path, body) if recorder.behaviour else None
+                if answer is None:
+                    with recorder.lock:
+                        recorder.accepted.append((self.path, body))
+                    status, payload = 200, b'{"ok": true}'
+                else:
+                    status, payload = answer
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = _QuietServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop listening: connections are refused until start() again."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+@contextmanager
+def recording_downstream(behaviour: Behaviour | None = None) -> Iterator[Recorder]:
+    recorder = Recorder(free_port(), behaviour=behaviour)
+    recorder.start()
+    try:
+        yield recorder
+    finally:
+        recorder.stop()
