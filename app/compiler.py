@@ -16,7 +16,7 @@ from packaging.version import InvalidVersion, Version
 
 from app.catalog import LoadedRuleset
 from app.errors import Issue
-from app.patterns import check_pattern, guard_keys
+from app.patterns import check_pattern, first_chars, guard_keys
 from app.severity import Severity
 from app.spec import NumberRange, RuleSpec, VersionBoundary
 
@@ -76,6 +76,8 @@ class CompiledRule:
     regex: re.Pattern[str]
     doc_url: str
     guard: tuple[str, ...] | None
+    first_chars: frozenset[str] | None  # a `^…` rule can only match text starting with one of these
+    plain: bool  # no filters, derivations or conversions: the matcher takes a shorter path
     loggers: frozenset[str] | None
     levels: frozenset[str] | None
     formats: frozenset[str] | None
@@ -201,6 +203,8 @@ def compile_table(rulesets: list[LoadedRuleset]) -> tuple[Table, list[Issue]]:
                 regex=re.compile(rule.pattern),
                 doc_url=doc_url,
                 guard=guard_keys(rule.pattern),
+                first_chars=first_chars(rule.pattern),
+                plain=not (rule.loggers or rule.levels or rule.formats or rule.derive or rule.convert),
                 loggers=frozenset(rule.loggers) if rule.loggers is not None else None,
                 levels=frozenset(rule.levels) if rule.levels is not None else None,
                 formats=frozenset(rule.formats) if rule.formats is not None else None,

@@ -52,25 +52,40 @@ def cap_text(text: str, limit: int) -> str:
     return raw[:limit].decode("utf-8", "ignore")
 
 
+_SEVERITY_WORDS: Final[tuple[Severity, ...]] = ("debug", "info", "warning", "error", "critical")
+
+
 class Enricher:
     """Applies one compiled table with one set of options; immutable, shareable."""
 
-    __slots__ = ("_getters", "matcher", "options", "table")
+    __slots__ = ("_getters", "_results", "_unclassified", "matcher", "options", "table")
 
     def __init__(self, table: Table, options: EnrichOptions | None = None) -> None:
         self.table = table
         self.matcher = Matcher(table)
         self.options = options or EnrichOptions()
         self._getters = tuple(tuple(path.split(".")) for path in self.options.message_fields)
+        # Results are immutable: one per (rule, severity) and per logged level, made once
+        self._results: tuple[dict[str, Result], ...] = tuple(
+            {word: Result("classified", rule.id, rule.spec.category, word) for word in _SEVERITY_WORDS}
+            for rule in table.rules
+        )
+        self._unclassified: dict[str | None, Result] = {
+            word: Result("unclassified", UNCLASSIFIED, None, word)
+            for word in (None, *_SEVERITY_WORDS)
+        }
 
     def message_of(self, record: dict[str, Any]) -> str | None:
         for path in self._getters:
-            value: Any = record
-            for part in path:
-                if not isinstance(value, dict):
-                    value = None
-                    break
-                value = value.get(part)
+            if len(path) == 1:
+                value: Any = record.get(path[0])
+            else:
+                value = record
+                for part in path:
+                    if not isinstance(value, dict):
+                        value = None
+                        break
+                    value = value.get(part)
             if isinstance(value, str):
                 return value
         return None
@@ -94,16 +109,16 @@ class Enricher:
         if options.profile == "default":
             if found is None:
                 record[options.key] = _unclassified(level, source)
-                return Result("unclassified", UNCLASSIFIED, None, level)
+                return self._unclassified[level]
             rule, fields, severity = found
             record[options.key] = _classified(rule, severity, level, fields, source)
-            return Result("classified", rule.id, rule.spec.category, severity)
+            return self._results[rule.index][severity]
         if found is None:
             _write_ecs(record, None, level, level, {}, source)
-            return Result("unclassified", UNCLASSIFIED, None, level)
+            return self._unclassified[level]
         rule, fields, severity = found
         _write_ecs(record, rule, severity, level, fields, source)
-        return Result("classified", rule.id, rule.spec.category, severity)
+        return self._results[rule.index][severity]
 
     def enrich_batch(self, records: list[Any]) -> list[Result]:
         enrich = self.enrich_record

@@ -20,32 +20,49 @@ from app.severity import RANK, Severity
 class Matcher:
     """Immutable after construction; safe to share between threads and requests."""
 
-    __slots__ = ("_automaton", "_key_rules", "_unguarded", "rules", "table")
+    __slots__ = ("_automaton", "_by_key", "_combined", "_unguarded", "rules", "table")
 
     def __init__(self, table: Table) -> None:
         self.table = table
         self.rules = table.rules
-        keys: dict[str, list[int]] = {}
-        unguarded: list[int] = []
+        keys: dict[str, set[int]] = {}
+        unguarded: set[int] = set()
         for rule in table.rules:
             if rule.guard is None:
-                unguarded.append(rule.index)
+                unguarded.add(rule.index)
                 continue
             for key in rule.guard:
-                keys.setdefault(key, []).append(rule.index)
+                keys.setdefault(key, set()).add(rule.index)
         patterns = list(keys)
         self._automaton = ahocorasick_rs.AhoCorasick(patterns) if patterns else None
-        self._key_rules: tuple[frozenset[int], ...] = tuple(frozenset(keys[p]) for p in patterns)
-        self._unguarded = frozenset(unguarded)
+        # for each key, the candidates when it is the only key found (with the unguarded rules), in order
+        self._by_key: tuple[tuple[int, ...], ...] = tuple(
+            tuple(sorted(keys[p] | unguarded)) for p in patterns
+        )
+        self._unguarded: tuple[int, ...] = tuple(sorted(unguarded))
+        # candidates of each combination of keys seen so far (bounded; filled on the hot path)
+        self._combined: dict[tuple[int, ...], tuple[int, ...]] = {}
 
-    def candidates(self, text: str) -> list[int]:
+    def candidates(self, text: str) -> tuple[int, ...]:
         """Indexes of the rules whose guard literals occur in text, in precedence order."""
-        found: set[int] = set(self._unguarded)
-        if self._automaton is not None:
-            key_rules = self._key_rules
-            for hit in self._automaton.find_matches_as_indexes(text, overlapping=True):
-                found |= key_rules[hit[0]]
-        return sorted(found)
+        if self._automaton is None:
+            return self._unguarded
+        hits = self._automaton.find_matches_as_indexes(text, overlapping=True)
+        if not hits:
+            return self._unguarded
+        if len(hits) == 1:
+            return self._by_key[hits[0][0]]
+        combination = tuple([hit[0] for hit in hits])
+        found = self._combined.get(combination)
+        if found is None:
+            merged: set[int] = set()
+            for key in combination:
+                merged.update(self._by_key[key])
+            found = tuple(sorted(merged))
+            if len(self._combined) >= 65536:  # a safety bound; real traffic has a few hundred combinations
+                self._combined.clear()
+            self._combined[combination] = found
+        return found
 
     def match(
         self, message: str, level: Severity | None, source: dict[str, Any] | None
@@ -57,10 +74,20 @@ class Matcher:
         """
         multi_line = "\n" in message
         text = first_line(message) if multi_line else message
+        head = text[:1]
         rules = self.rules
         for index in self.candidates(text):
             rule = rules[index]
-            found = try_rule(rule, text, level, source)
+            gate = rule.first_chars
+            if gate is not None and head not in gate:
+                continue
+            if rule.plain:  # no filters, derivations or conversions: the common case, inline
+                m = rule.regex.search(text)
+                if m is None:
+                    continue
+                found: dict[str, Any] | None = {k: v for k, v in m.groupdict().items() if v}
+            else:
+                found = try_rule(rule, text, level, source)
             if found is not None:
                 if multi_line and "exception" not in found:
                     exception = last_exception(message)

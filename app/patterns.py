@@ -150,6 +150,49 @@ def guard_keys(pattern: str) -> tuple[str, ...] | None:
     return _best(_guards(parsed.data, ignorecase))
 
 
+def _first_chars(items: Any) -> frozenset[str] | None:
+    """The characters a match of this sequence can start with, when the pattern makes that plain."""
+    if not items:
+        return None
+    op, av = items[0]
+    if op is sre.LITERAL:
+        return frozenset(chr(av))
+    if op is sre.IN:
+        chars: set[str] = set()
+        for kind, value in av:
+            if kind is sre.LITERAL:
+                chars.add(chr(value))
+            elif kind is sre.RANGE and value[1] - value[0] <= 64:
+                chars.update(chr(c) for c in range(value[0], value[1] + 1))
+            else:
+                return None  # negations, categories (\d, \w): not a small plain set
+        return frozenset(chars)
+    if op is sre.SUBPATTERN and not (av[1] & re.IGNORECASE):
+        return _first_chars(list(av[3]))
+    if op is sre.BRANCH:
+        found: set[str] = set()
+        for alternative in av[1]:
+            sub = _first_chars(list(alternative))
+            if sub is None:
+                return None
+            found |= sub
+        return frozenset(found)
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and av[0] >= 1:
+        return _first_chars(list(av[2]))
+    return None
+
+
+def first_chars(pattern: str) -> frozenset[str] | None:
+    """For a `^…` pattern, the characters a matching text can start with; None when unknown."""
+    parsed = parse(pattern)
+    if parsed.state.flags & (re.IGNORECASE | re.MULTILINE):
+        return None
+    data = list(parsed.data)
+    if not data or data[0] != (sre.AT, sre.AT_BEGINNING):
+        return None
+    return _first_chars(data[1:])
+
+
 def is_anchored(pattern: str) -> bool:
     """Whether every match starts at the beginning of the text (`^…` without MULTILINE)."""
     parsed = parse(pattern)

@@ -32,7 +32,8 @@ _ANSI: Final = re.compile(r"(?:\x1b|\^\[)(?:\[[0-9;]*[A-Za-z]|\([AB0-2])")
 # [L YYYY-MM-DD HH:MM:SS(.fff) Logger( module:line)] message
 _BRACKET_DATE: Final = re.compile(
     r"\[(?P<level>[A-Z]) (?P<time>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?) "
-    r"(?P<logger>[^\s\]]+)(?: (?P<file>[^\s:\]]+):(?P<line>\d+))?\] ?"
+    r"(?P<logger>[^\s\]]+)(?: (?P<file>[^\s:\]]+):(?P<line>\d+))?\] ?",
+    re.ASCII,
 )
 # [L HH:MM:SS.fff Logger] message — classic notebook
 _BRACKET_TIME: Final = re.compile(
@@ -56,6 +57,14 @@ _PYASCTIME: Final = re.compile(
     r"(?P<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) "
 )
 _LETTERS: Final = frozenset("DIWEC")
+_LETTER_LEVELS: Final[dict[str, Severity]] = {
+    "D": "debug",
+    "I": "info",
+    "W": "warning",
+    "E": "error",
+    "C": "critical",
+    "F": "critical",
+}
 # Python logging's default "LEVEL:logger:message"
 _PYLOG: Final = re.compile(r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>[\w.]+):")
 
@@ -148,17 +157,32 @@ def _match_format(line: str, via: str | None) -> ParsedLine | None:
     first = line[:1]
     if first == "{" and line[1:2] == '"':
         return _unwrap_json(line)
-    if first in _LETTERS and line[1:2] == " " and line[2:3].isdigit() and "] " in line[:80]:
+    if first in _LETTERS and line[1:2] == " " and line[2:3].isdigit() and "] " in line[:80]:  # rare
         line = (
             "[" + line
         )  # a paste that lost the opening bracket: "E 2018-06-29 14:55:25.090 JupyterHub web:1591] …"
         first = "["
     if first == "[":
-        for pattern, name in _BRACKET:
+        m = _BRACKET_DATE.match(line)  # the common case, unpacked by position: the hot path
+        if m:
+            level, time, logger, file, number = m.groups()
+            if file is None:
+                source: dict[str, Any] = {"format": "jupyter-server", "logger": logger, "time": time}
+            else:
+                source = {
+                    "format": "jupyterhub",
+                    "logger": logger,
+                    "file": file,
+                    "line": int(number),
+                    "time": time,
+                }
+            if via:
+                source["via"] = via
+            return line[m.end() :], _LETTER_LEVELS.get(level), source
+        for pattern, name in _BRACKET[1:]:
             m = pattern.match(line)
             if m:
-                fmt = "jupyter-server" if name == "jupyterhub" and m.group("file") is None else name
-                return line[m.end() :], normalise_level(m.group("level")), _source(m, fmt, via)
+                return line[m.end() :], normalise_level(m.group("level")), _source(m, name, via)
     elif first.isdigit():
         m = _CHP.match(line)
         if m:
@@ -181,6 +205,21 @@ def _match_format(line: str, via: str | None) -> ParsedLine | None:
 
 def parse_line(line: str) -> ParsedLine:
     """Split one log line (or multi-line record) into message, level and source."""
+    if line[:1] == "[" and "\x1b" not in line:  # the common case first: a plain hub / server line
+        m = _BRACKET_DATE.match(line)
+        if m:
+            level, time, logger, file, number = m.groups()
+            if file is None:
+                source: dict[str, Any] = {"format": "jupyter-server", "logger": logger, "time": time}
+            else:
+                source = {
+                    "format": "jupyterhub",
+                    "logger": logger,
+                    "file": file,
+                    "line": int(number),
+                    "time": time,
+                }
+            return line[m.end() :], _LETTER_LEVELS.get(level), source
     if "\x1b" in line or "^[" in line:
         line = _ANSI.sub("", line)
     if line[:1].isspace():
