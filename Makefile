@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 
-.PHONY: install run enrich-sample test lint format typecheck check bench readme-catalog clean
+.PHONY: install run enrich-sample test lint format typecheck check bench readme-catalog vector-inline clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || "$$(scripts/find-python)" -m venv $(VENV)
@@ -44,6 +44,10 @@ check: lint typecheck
 ## Regenerate the catalog table in README.md from the rule files.
 readme-catalog: $(STAMP)
 	$(BIN)/python scripts/readme_catalog.py
+
+## Regenerate deploy/vector/inline.yaml (the exported VRL program inside a Vector config).
+vector-inline: $(STAMP)
+	$(BIN)/python scripts/vector_inline.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -263,6 +263,25 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> i
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
+    table = load_table(rule_paths(args.rules, builtin=not args.no_builtin))
+    if args.target == "json":
+        from app.export_json import export_table
+
+        stdout.write(orjson.dumps(export_table(table), option=orjson.OPT_INDENT_2) + b"\n")
+        return EXIT_OK
+    from app.export_vrl import export_vrl
+
+    options = EnrichOptions(
+        profile=args.profile,
+        key=args.key,
+        message_fields=tuple(args.message_field or DEFAULT_MESSAGE_FIELDS),
+        max_message_bytes=args.max_message_bytes,
+    )
+    stdout.write(export_vrl(table, options).encode())
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logenrich", description=__doc__.splitlines()[0] if __doc__ else None
@@ -299,6 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--json", action="store_true")
     rules.add_argument("--markdown", action="store_true", help="the catalog table of the README")
     rules.set_defaults(handler=cmd_rules)
+
+    export = commands.add_parser("export", help="the compiled table as a Vector VRL program, or as JSON")
+    export.add_argument("target", choices=["vrl", "json"])
+    _add_table_options(export)
+    export.add_argument("--profile", choices=["default", "ecs"], default="default")
+    export.add_argument("--key", default="enrichment", help="default profile: the output object's key")
+    export.add_argument("--message-field", action="append", metavar="PATH")
+    export.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
+    export.set_defaults(handler=cmd_export)
 
     serve = commands.add_parser(
         "serve", help="run the HTTP service (every flag is also a LOGENRICH_<NAME> environment variable)"

@@ -71,8 +71,7 @@ class Enricher:
             for rule in table.rules
         )
         self._unclassified: dict[str | None, Result] = {
-            word: Result("unclassified", UNCLASSIFIED, None, word)
-            for word in (None, *_SEVERITY_WORDS)
+            word: Result("unclassified", UNCLASSIFIED, None, word) for word in (None, *_SEVERITY_WORDS)
         }
 
     def message_of(self, record: dict[str, Any]) -> str | None:

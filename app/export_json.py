@@ -1,5 +1,6 @@
 """The compiled table as JSON-ready data, for other tools and for ``GET /v1/rules``."""
 
+from pathlib import Path
 from typing import Any
 
 from app.compiler import CompiledRule, Table
@@ -35,6 +36,6 @@ def rule_data(rule: CompiledRule) -> dict[str, Any]:
 def export_table(table: Table) -> dict[str, Any]:
     return {
         "version": table.version,
-        "rulesets": [{"name": n, "version": v, "path": p} for n, v, p in table.rulesets],
+        "rulesets": [{"name": n, "version": v, "file": Path(p).name} for n, v, p in table.rulesets],
         "rules": [rule_data(rule) for rule in table.rules],
     }

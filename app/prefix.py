@@ -57,6 +57,8 @@ _PYASCTIME: Final = re.compile(
     r"(?P<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) "
 )
 _LETTERS: Final = frozenset("DIWEC")
+_LEADING_SPACE: Final = re.compile(r"^\s+")
+_TRAILING_NEWLINES: Final = re.compile(r"\n+$")
 _LETTER_LEVELS: Final[dict[str, Severity]] = {
     "D": "debug",
     "I": "info",
@@ -70,7 +72,7 @@ _PYLOG: Final = re.compile(r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<lo
 
 # Supervisor prefixes in front of the application's own line.
 _JOURNALD: Final = re.compile(r"[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ [^\s:\[]+(?:\[\d+\])?: ")
-_KUBECTL: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}) (?=\S)")
+_KUBECTL: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}) ")
 _COMPOSE: Final = re.compile(r"[\w.-]+(?:[-_]\d+)? +\| ")
 # Anything else in front (a localised journald date, `bash: `, a terminal UI's border): find the
 # application's own prefix further in the line.
@@ -87,11 +89,11 @@ ParsedLine = tuple[str, Severity | None, dict[str, Any] | None]
 
 def _strip_supervisor(line: str) -> tuple[str, str | None]:
     first = line[:1]
-    if first.isdigit():
+    if "0" <= first <= "9":
         m = _KUBECTL.match(line)
         if m:
             return line[m.end() :], "kubectl"
-    elif first.isupper():
+    elif first.isalpha():
         m = _JOURNALD.match(line)
         if m:
             return line[m.end() :], "journald"
@@ -121,9 +123,20 @@ def _source(m: re.Match[str], fmt: str, via: str | None) -> dict[str, Any]:
     return source
 
 
-def _unwrap_json(line: str) -> ParsedLine | None:
-    """A line that is itself a JSON log record: Docker's json-file (`{"log": …}`) or the classic
-    notebook's json logging (`{"msg": …, "level": …, "logger": …}`)."""
+def _clean(line: str) -> str:
+    """Colour codes out, leading white space off, a terminal UI's right border off."""
+    if "\x1b" in line or "^[" in line:
+        line = _ANSI.sub("", line)
+    if line[:1].isspace():
+        line = _LEADING_SPACE.sub("", line)
+    if line[-1:] == "│":  # the right border of a terminal UI (k9s) pasted with the line
+        line = line.rstrip("│ ")
+    return line
+
+
+def _unwrap_json(line: str, via: str | None) -> ParsedLine | None:
+    """A line that is itself a JSON log record: Docker's json-file (`{"log": …}`, whose line is
+    then parsed) or the classic notebook's json logging (`{"msg": …, "level": …, "logger": …}`)."""
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -132,11 +145,9 @@ def _unwrap_json(line: str) -> ParsedLine | None:
         return None
     inner = data.get("log")
     if isinstance(inner, str):
-        message, level, source = parse_line(inner.rstrip("\n"))
-        if source is None:
-            return message, level, {"format": "plain", "via": "docker-json"}
-        source.setdefault("via", "docker-json")
-        return message, level, source
+        inner = _clean(_TRAILING_NEWLINES.sub("", inner))
+        via = via or "docker-json"
+        return _match_format(inner, via, allow_json=False) or (inner, None, {"format": "plain", "via": via})
     inner = data.get("msg")
     if not isinstance(inner, str):
         return None
@@ -145,19 +156,21 @@ def _unwrap_json(line: str) -> ParsedLine | None:
         fields["logger"] = data["logger"]
     if isinstance(data.get("module"), str):
         fields["file"] = data["module"]
-        if isinstance(data.get("line_no"), int):
+        if isinstance(data.get("line_no"), int) and not isinstance(data.get("line_no"), bool):
             fields["line"] = data["line_no"]
     if isinstance(data.get("written_at"), str):
         fields["time"] = data["written_at"]
+    if via:
+        fields["via"] = via
     level = data.get("level")
     return inner, normalise_level(level) if isinstance(level, str) else None, fields
 
 
-def _match_format(line: str, via: str | None) -> ParsedLine | None:
+def _match_format(line: str, via: str | None, allow_json: bool = True) -> ParsedLine | None:
     first = line[:1]
-    if first == "{" and line[1:2] == '"':
-        return _unwrap_json(line)
-    if first in _LETTERS and line[1:2] == " " and line[2:3].isdigit() and "] " in line[:80]:  # rare
+    if first == "{":
+        return _unwrap_json(line, via) if allow_json and line[1:2] == '"' else None
+    if first in _LETTERS and line[1:2] == " " and "0" <= line[2:3] <= "9" and "] " in line[:80]:
         line = (
             "[" + line
         )  # a paste that lost the opening bracket: "E 2018-06-29 14:55:25.090 JupyterHub web:1591] …"
@@ -183,7 +196,7 @@ def _match_format(line: str, via: str | None) -> ParsedLine | None:
             m = pattern.match(line)
             if m:
                 return line[m.end() :], normalise_level(m.group("level")), _source(m, name, via)
-    elif first.isdigit():
+    elif "0" <= first <= "9":
         m = _CHP.match(line)
         if m:
             return line[m.end() :], normalise_level(m.group("level")), _source(m, "chp", via)
@@ -193,7 +206,7 @@ def _match_format(line: str, via: str | None) -> ParsedLine | None:
         m = _CHP_LEGACY.match(line)
         if m:
             return line[m.end() :], normalise_level(m.group("level")), _source(m, "chp-legacy", via)
-    elif first.isupper():
+    elif "A" <= first <= "Z":
         m = _PYLOG.match(line)
         if m:
             source = {"format": "python-logging", "logger": m.group("logger")}
@@ -204,9 +217,13 @@ def _match_format(line: str, via: str | None) -> ParsedLine | None:
 
 
 def parse_line(line: str) -> ParsedLine:
-    """Split one log line (or multi-line record) into message, level and source."""
-    if line[:1] == "[" and "\x1b" not in line:  # the common case first: a plain hub / server line
-        m = _BRACKET_DATE.match(line)
+    """Split one log line (or multi-line record) into message, level and source.
+
+    Loop-free and recursion-free on purpose: the VRL export (app/export_vrl.py) is the same
+    algorithm, step by step. At most two supervisor prefixes are peeled off.
+    """
+    if line[:1] == "[" and "\x1b" not in line and "^[" not in line and line[-1:] != "│":
+        m = _BRACKET_DATE.match(line)  # the common case first: a plain hub / server line
         if m:
             level, time, logger, file, number = m.groups()
             if file is None:
@@ -220,27 +237,22 @@ def parse_line(line: str) -> ParsedLine:
                     "time": time,
                 }
             return line[m.end() :], _LETTER_LEVELS.get(level), source
-    if "\x1b" in line or "^[" in line:
-        line = _ANSI.sub("", line)
-    if line[:1].isspace():
-        line = line.lstrip()
-    if line[-1:] == "│":  # the right border of a terminal UI (k9s) pasted with the line
-        line = line.rstrip("│ ")
+    line = _clean(line)
     parsed = _match_format(line, None)
     if parsed is not None:
         return parsed
     rest, via = _strip_supervisor(line)
     if via is None:
         return line, None, None
-    for _ in range(2):  # supervisors stack: docker-compose in front of journald, and so on
-        rest = rest.lstrip()
-        parsed = _match_format(rest, via)
-        if parsed is not None:
-            return parsed
-        rest, again = _strip_supervisor(rest)
-        if again is None:
-            break
-    return rest.lstrip(), None, {"format": "plain", "via": via}
+    rest = _LEADING_SPACE.sub("", rest)
+    parsed = _match_format(rest, via)
+    if parsed is not None:
+        return parsed
+    again, found = _strip_supervisor(rest)  # supervisors stack: docker-compose in front of journald…
+    if found is None:
+        return rest, None, {"format": "plain", "via": via}
+    again = _LEADING_SPACE.sub("", again)
+    return _match_format(again, via) or (again, None, {"format": "plain", "via": via})
 
 
 def first_line(message: str) -> str:

@@ -1,0 +1,519 @@
+"""Write the compiled table as a Vector VRL program for a `remap` transform.
+
+The program is the Python engine step by step: the message-field choice, the prefix parsing of
+every supported format (app/prefix.py, which is loop- and recursion-free for this reason), the
+first line of a multi-line record, the rules in precedence order (each behind cheap `contains` /
+`starts_with` checks on its guard literals, the way the Python engine prefilters), filters,
+captures, derivations, conversions, the severity adjustment with its conditions, the traceback's
+exception, and the output of either profile. A parity test runs it with Vector's own VRL runtime
+over every rule example and the dev corpus and compares every record with `logenrich enrich`.
+
+Known differences, outside what the parity test covers: messages over the byte cap are cut by
+characters, not bytes; `version-boundary` conditions compare versions by release numbers and a
+dev/pre/final/post stage, not full PEP 440; "white space" is Unicode White_Space, where Python
+also counts the ASCII separators \\x1c-\\x1f.
+"""
+
+import json
+from typing import Any
+
+from app import __version__
+from app.compiler import CompiledBoundary, CompiledRange, CompiledRule, Table
+from app.enrich import EnrichOptions
+from app.prefix import (
+    _ANSI,
+    _BRACKET_DATE,
+    _BRACKET_TIME,
+    _BRACKET_TORNADO,
+    _CHP,
+    _CHP_LEGACY,
+    _COMPOSE,
+    _EMBEDDED,
+    _JOURNALD,
+    _KUBECTL,
+    _PYASCTIME,
+    _PYLOG,
+)
+from app.severity import _ALIASES, RANK
+
+_STAGES = {"dev": 0, "pre": 1, "final": 2, "post": 3}
+
+
+def _s(text: str) -> str:
+    """A VRL string literal."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _r(pattern: str) -> str:
+    """A VRL regex literal (raw; a quote is escaped)."""
+    return "r'" + pattern.replace("'", "\\'") + "'"
+
+
+def _prefix_pattern(pattern: str) -> str:
+    """A prefix regex anchored at the start, with the rest of the line captured."""
+    return "^(?:" + pattern + ")(?P<le_rest>(?s:.*))"
+
+
+_FORMATS = (
+    # (guard on the line, format name, pattern, has logger group, has file/line groups)
+    ("bracket", "jupyterhub", _BRACKET_DATE.pattern, True, True),
+    ("bracket", "notebook", _BRACKET_TIME.pattern, True, False),
+    ("bracket", "tornado", _BRACKET_TORNADO.pattern, False, True),
+    ("digit", "chp", _CHP.pattern, True, False),
+    ("digit", "python-logging", _PYASCTIME.pattern, False, False),
+    ("digit", "chp-legacy", _CHP_LEGACY.pattern, True, False),
+    ("upper", "python-logging", _PYLOG.pattern, True, False),
+)
+_GUARDS = {
+    "bracket": 'starts_with(le_mf_line, "[")',
+    "digit": "match(le_mf_line, r'^[0-9]')",
+    "upper": "match(le_mf_line, r'^[A-Z]')",
+}
+
+
+def _formats(var: str, via: str) -> list[str]:
+    """prefix._match_format without the JSON case, flat: sets le_mf_ok and the le_mf_* parts."""
+    c = [
+        f"le_mf_line = {var}",
+        "if match(le_mf_line, r'^[DIWEC] [0-9]') && contains(truncate(le_mf_line, 80), \"] \") { "
+        'le_mf_line = "[" + le_mf_line }',
+    ]
+    for guard, fmt, pattern, logger, file in _FORMATS:
+        groups = [
+            "le_mf_level = get(le_levels, [downcase(strip_whitespace(string!(le_mf_m.level)))]) ?? null"
+        ]
+        if logger:
+            groups.append("le_mf_logger = le_mf_m.logger")
+        if file:
+            groups.append(
+                'if le_mf_m.file != null && le_mf_m.file != "" { le_mf_file = le_mf_m.file; '
+                "le_mf_lineno = to_int!(le_mf_m.line) }"
+            )
+        if fmt != "python-logging" or logger is False:
+            groups.append("le_mf_time = le_mf_m.time")
+        format_value = _s(fmt)
+        if fmt == "jupyterhub":
+            format_value = 'if le_mf_file == null { "jupyter-server" } else { "jupyterhub" }'
+        c += [
+            f"if !le_mf_ok && {_GUARDS[guard]} {{",
+            f"  le_mf_m, le_mf_e = parse_regex(le_mf_line, {_r(_prefix_pattern(pattern))})",
+            "  if le_mf_e == null {",
+            "    le_mf_ok = true",
+            "    le_mf_msg = string!(le_mf_m.le_rest)",
+            *["    " + g for g in groups],
+            f"    le_mf_fmt = {format_value}",
+            f"    le_mf_via = {via}",
+            "  }",
+            "}",
+        ]
+    return c
+
+
+def _match_format(var: str, via: str) -> list[str]:
+    """prefix._match_format: sets le_mf_ok, le_mf_msg, le_mf_level and the source parts
+    (le_mf_fmt, _logger, _file, _lineno, _time, _via), flat and with scalars only."""
+    return [
+        'le_mf_ok = false; le_mf_msg = ""; le_mf_level = null; le_mf_fmt = null; le_mf_logger = null',
+        "le_mf_file = null; le_mf_lineno = null; le_mf_time = null; le_mf_via = null; le_mf_plain = false",
+        'le_mf_injson = false; le_mf_inner = ""; le_mf_jvia = null',
+        f'if starts_with({var}, "{{\\"") {{',
+        f"  le_mf_data, le_mf_jerr = parse_json({var})",
+        "  if le_mf_jerr == null && is_object(le_mf_data) {",
+        "    le_mf_d = object!(le_mf_data)",
+        "    if is_string(le_mf_d.log) {",
+        "      le_mf_inner = replace(string!(le_mf_d.log), r'\\n+$', \"\")",
+        *["      " + line for line in _clean("le_mf_inner")],
+        f'      le_mf_jvia = if {via} != null && {via} != "" {{ {via} }} else {{ "docker-json" }}',
+        "      le_mf_injson = true",
+        "    } else if is_string(le_mf_d.msg) {",
+        "      le_mf_ok = true",
+        "      le_mf_msg = string!(le_mf_d.msg)",
+        '      le_mf_fmt = "json"',
+        "      if is_string(le_mf_d.logger) { le_mf_logger = le_mf_d.logger }",
+        "      if is_string(le_mf_d.module) { le_mf_file = le_mf_d.module; "
+        "if is_integer(le_mf_d.line_no) { le_mf_lineno = le_mf_d.line_no } }",
+        "      if is_string(le_mf_d.written_at) { le_mf_time = le_mf_d.written_at }",
+        f"      le_mf_via = {via}",
+        "      if is_string(le_mf_d.level) { le_mf_level = get(le_levels, "
+        "[downcase(strip_whitespace(string!(le_mf_d.level)))]) ?? null }",
+        "    }",
+        "  }",
+        "}",
+        "if le_mf_injson {",
+        *["  " + line for line in _formats("le_mf_inner", "le_mf_jvia")],
+        "  if !le_mf_ok { le_mf_ok = true; le_mf_plain = true; le_mf_msg = le_mf_inner; le_mf_via = le_mf_jvia }",
+        f'}} else if !le_mf_ok && !starts_with({var}, "{{") {{',
+        *["  " + line for line in _formats(var, via)],
+        "}",
+    ]
+
+
+def _take_format() -> list[str]:
+    """le_text, le_level and le_src from a successful _match_format."""
+    return [
+        "le_text = le_mf_msg",
+        "le_level = le_mf_level",
+        "if le_mf_plain {",
+        '  le_src = {"format": "plain", "via": le_mf_via}',
+        "} else {",
+        '  le_src = {"format": le_mf_fmt}',
+        '  if le_mf_logger != null && le_mf_logger != "" { le_src.logger = le_mf_logger }',
+        '  if le_mf_file != null && le_mf_file != "" { le_src.file = le_mf_file }',
+        "  if le_mf_lineno != null { le_src.line = le_mf_lineno }",
+        "  if le_mf_time != null { le_src.time = le_mf_time }",
+        '  if le_mf_via != null && le_mf_via != "" { le_src.via = le_mf_via }',
+        "}",
+        "le_done = true",
+    ]
+
+
+def _clean(var: str) -> list[str]:
+    return [
+        f'if contains({var}, "\\u{{1b}}") || contains({var}, "^[") {{ {var} = replace({var}, {_r(_ANSI.pattern)}, "") }}',
+        f"{var} = replace({var}, r'^\\s+', \"\")",
+        f'if ends_with({var}, "│") {{ {var} = replace({var}, r\'[│ ]+$\', "") }}',
+    ]
+
+
+def _strip_supervisor(var: str) -> list[str]:
+    """Sets le_s_rest and le_s_via (null when no supervisor prefix), as prefix._strip_supervisor."""
+    embedded = "^(?s:.)(?:.{0,200}?)(?P<le_rest>(?:" + _EMBEDDED.pattern + ")(?s:.*))"
+    return [
+        f"le_s_rest = {var}",
+        "le_s_via = null",
+        f"if match({var}, r'^[0-9]') {{",
+        f"  le_s_m, le_s_e = parse_regex({var}, {_r(_prefix_pattern(_KUBECTL.pattern))})",
+        '  if le_s_e == null { le_s_rest = string!(le_s_m.le_rest); le_s_via = "kubectl" }',
+        "} else {",
+        f"  le_s_m, le_s_e = parse_regex({var}, {_r(_prefix_pattern(_JOURNALD.pattern))})",
+        '  if le_s_e == null { le_s_rest = string!(le_s_m.le_rest); le_s_via = "journald" }',
+        "}",
+        f'if le_s_via == null && contains(truncate({var}, 64), " | ") {{',
+        f"  le_s_m, le_s_e = parse_regex({var}, {_r(_prefix_pattern(_COMPOSE.pattern))})",
+        '  if le_s_e == null { le_s_rest = string!(le_s_m.le_rest); le_s_via = "docker-compose" }',
+        "}",
+        "if le_s_via == null {",
+        f"  le_s_m, le_s_e = parse_regex({var}, {_r(embedded)})",
+        '  if le_s_e == null { le_s_rest = string!(le_s_m.le_rest); le_s_via = "other" }',
+        "}",
+    ]
+
+
+def _parse_line() -> list[str]:
+    """Sets le_text, le_level and le_src from le_raw (prefix.parse_line), as a flat sequence."""
+    return [
+        "le_cur = le_raw",
+        *_clean("le_cur"),
+        "le_done = false",
+        "le_via = null",
+        *_match_format("le_cur", "null"),
+        "if le_mf_ok {",
+        *["  " + line for line in _take_format()],
+        "}",
+        "if !le_done {",
+        *["  " + line for line in _strip_supervisor("le_cur")],
+        "  if le_s_via == null { le_text = le_cur; le_done = true } else { "
+        "le_via = le_s_via; le_cur = replace(le_s_rest, r'^\\s+', \"\") }",
+        "}",
+        "if !le_done {",
+        *["  " + line for line in _match_format("le_cur", "le_via")],
+        "  if le_mf_ok {",
+        *["    " + line for line in _take_format()],
+        "  }",
+        "}",
+        "if !le_done {",
+        *["  " + line for line in _strip_supervisor("le_cur")],
+        '  if le_s_via == null { le_text = le_cur; le_src = {"format": "plain", "via": le_via}; le_done = true } '
+        "else { le_cur = replace(le_s_rest, r'^\\s+', \"\") }",
+        "}",
+        "if !le_done {",
+        *["  " + line for line in _match_format("le_cur", "le_via")],
+        "  if le_mf_ok {",
+        *["    " + line for line in _take_format()],
+        "  } else {",
+        '    le_text = le_cur; le_src = {"format": "plain", "via": le_via}; le_done = true',
+        "  }",
+        "}",
+    ]
+
+
+def _version_key(expr: str, out: str) -> list[str]:
+    """Sets {out} to a sortable number for a version string, or null when it is not one."""
+    return [
+        f"{out} = null",
+        f"if is_string({expr}) {{",
+        f"  {out}_m, {out}_e = parse_regex(string!({expr}), "
+        r"r'(?i)^\s*v?(?P<a>\d+)(?:\.(?P<b>\d+))?(?:\.(?P<c>\d+))?(?:\.\d+)*(?P<s>(?:[-_.]?(?:dev|a|alpha|b|beta|c|rc|pre|preview|post|rev|r)[-_.]?\d*)*)(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?\s*$')",
+        f"  if {out}_e == null {{",
+        f"    {out}_stage = 2",
+        f"    {out}_suffix = downcase(string!({out}_m.s))",
+        f"    if contains({out}_suffix, \"post\") || match({out}_suffix, r'(^|[-_.0-9])(rev|r)[-_.]?[0-9]*$') {{ {out}_stage = 3 }}",
+        f"    if match({out}_suffix, r'(a|alpha|b|beta|c|rc|pre|preview)') {{ {out}_stage = 1 }}",
+        f'    if contains({out}_suffix, "dev") {{ {out}_stage = 0 }}',
+        f"    {out}_b = if {out}_m.b == null {{ 0 }} else {{ to_int!({out}_m.b) }}",
+        f"    {out}_c = if {out}_m.c == null {{ 0 }} else {{ to_int!({out}_m.c) }}",
+        f"    {out} = ((to_int!({out}_m.a) * 1000 + {out}_b) * 1000 + {out}_c) * 4 + {out}_stage",
+        "  }",
+        "}",
+    ]
+
+
+def _boundary_key(text: str) -> int:
+    parts = [int(p) for p in text.split(".")[:3]]
+    while len(parts) < 3:
+        parts.append(0)
+    return ((parts[0] * 1000 + parts[1]) * 1000 + parts[2]) * 4 + _STAGES["final"]
+
+
+def _severity(rule: CompiledRule) -> list[str]:
+    c = ["le_sev = null"]
+    for condition in rule.conditions:
+        if isinstance(condition, CompiledRange):
+            f = f"le_f.{condition.field}"
+            tests = []
+            if condition.low is not None:
+                tests.append(f"to_float!({f}) >= {float(condition.low)}")
+            if condition.high is not None:
+                tests.append(f"to_float!({f}) <= {float(condition.high)}")
+            test = " && ".join(tests) or "true"
+            c.append(
+                f"if le_sev == null && (is_integer({f}) || is_float({f})) {{ if {test} {{ le_sev = {_s(condition.severity)} }} }}"
+            )
+        elif isinstance(condition, CompiledBoundary):
+            c += _version_key(f"le_f.{condition.first}", "le_va")
+            c += _version_key(f"le_f.{condition.second}", "le_vb")
+            keys = [_boundary_key(str(b)) for b in condition.boundaries]
+            straddles = " || ".join(f"(le_vlow < {k} && {k} <= le_vhigh)" for k in keys)
+            c += [
+                "if le_sev == null && le_va != null && le_vb != null {",
+                "  le_vlow = if to_int!(le_va) <= to_int!(le_vb) { to_int!(le_va) } else { to_int!(le_vb) }",
+                "  le_vhigh = if to_int!(le_va) <= to_int!(le_vb) { to_int!(le_vb) } else { to_int!(le_va) }",
+                f"  if {straddles} {{ le_sev = {_s(condition.severity)} }}",
+                "}",
+            ]
+    spec = rule.spec
+    if spec.severity == "keep":
+        c.append('if le_sev == null { le_sev = if le_level != null { le_level } else { "info" } }')
+    elif spec.adjust == "set":
+        c.append(f"if le_sev == null {{ le_sev = {_s(spec.severity)} }}")
+    else:
+        op = "<" if spec.adjust == "cap" else ">"
+        c.append(
+            f"if le_sev == null {{ le_sev = if le_level != null && to_int!(get!(le_ranks, [le_level])) {op} "
+            f"{RANK[spec.severity]} {{ le_level }} else {{ {_s(spec.severity)} }} }}"
+        )
+    return c
+
+
+_NONEMPTY = 'filter(object!({0})) -> |_k, v| {{ v != null && v != "" }}'
+
+
+def _rule_block(rule: CompiledRule, gated: bool = True) -> list[str]:
+    spec = rule.spec
+    gates = ["le_rule == null"]
+    if not gated:
+        pass
+    elif rule.guard:
+        gates.append("(" + " || ".join(f"contains(le_line, {_s(k)})" for k in rule.guard) + ")")
+    if gated and rule.first_chars is not None and len(rule.first_chars) <= 12:
+        gates.append(
+            "(" + " || ".join(f"starts_with(le_line, {_s(ch)})" for ch in sorted(rule.first_chars)) + ")"
+        )
+    if rule.loggers is not None:
+        gates.append(
+            f"(le_src == null || le_src.logger == null || includes({json.dumps(sorted(rule.loggers))}, le_src.logger))"
+        )
+    if rule.formats is not None:
+        gates.append(f"(le_src == null || includes({json.dumps(sorted(rule.formats))}, le_src.format))")
+    if rule.levels is not None:
+        gates.append(f"(le_level == null || includes({json.dumps(sorted(rule.levels))}, le_level))")
+    c = [
+        f"# {rule.id}  ({rule.path.rsplit('/', 1)[-1]}:{rule.line})",
+        f"if {' && '.join(gates)} {{",
+        f"  le_m, le_err = parse_regex(le_line, {_r(spec.pattern)})",
+        "  if le_err == null {",
+        f"    le_rule = {_s(rule.id)}",
+        f"    le_meta = {_meta(rule)}",
+        "    le_f = " + _NONEMPTY.format("le_m"),
+    ]
+    for source, regex in rule.derive:
+        c += [
+            f"    if is_string(le_f.{source}) {{",
+            f"      le_d, le_derr = parse_regex(string!(le_f.{source}), {_r(regex.pattern)})",
+            "      if le_derr == null { le_f = merge(" + _NONEMPTY.format("le_d") + ", le_f) }",
+            "    }",
+        ]
+    for name, conversion in rule.convert:
+        target = f"le_f.{name}"
+        if conversion == "int":
+            fn = "to_int"
+        elif conversion == "float":
+            fn = "to_float"
+        elif conversion == "urldecode":
+            c.append(f"    if is_string({target}) {{ {target} = decode_percent(string!({target})) }}")
+            continue
+        else:
+            continue
+        c += [
+            f"    if is_string({target}) {{",
+            f"      le_cv, le_cerr = {fn}(string!({target}))",
+            f"      if le_cerr == null {{ {target} = le_cv }} else {{ le_f = remove!(le_f, [{_s(name)}]) }}",
+            "    }",
+        ]
+    c += ["    " + line for line in _severity(rule)]
+    c += ["  }", "}"]
+    return c
+
+
+def _meta(rule: CompiledRule) -> str:
+    """The rule's constant enrichment, built only when the rule decides (not per event)."""
+    constants = {k: v for k, v in rule.constants.items() if k != "classification"}
+    return json.dumps(constants, ensure_ascii=False)
+
+
+def _message_choice(options: EnrichOptions) -> list[str]:
+    c = ["le_raw = null"]
+    for path in options.message_fields:
+        parts = json.dumps(path.split("."))
+        c.append(
+            f"if le_raw == null {{ le_v = get(., {parts}) ?? null; if is_string(le_v) {{ le_raw = le_v }} }}"
+        )
+    return c
+
+
+def _write_default(key: str) -> list[str]:
+    k = json.dumps([key])
+    return [
+        "le_e = {}",
+        "if le_rule == null {",
+        '  le_e = {"classification": "unclassified"}',
+        "  if le_level != null { le_e.severity = le_level; le_e.original_severity = le_level }",
+        "  if le_src != null { le_e.source = le_src }",
+        "} else {",
+        '  le_e = {"classification": le_rule, "title": le_meta.title, "category": le_meta.category, "severity": le_sev}',
+        "  if le_level != null { le_e.original_severity = le_level }",
+        "  le_e.doc_url = le_meta.doc_url",
+        "  le_e.summary = le_meta.summary",
+        "  le_e.action = le_meta.action",
+        "  le_e.fields = le_f",
+        "  if le_src != null { le_e.source = le_src }",
+        "  le_e.ruleset = le_meta.ruleset",
+        "  le_e.ruleset_version = le_meta.ruleset_version",
+        "}",
+        f". = set!(., {k}, le_e)",
+    ]
+
+
+def _write_ecs() -> list[str]:
+    return [
+        "if !exists(.rule) { .rule = {} }",
+        "if is_object(.rule) {",
+        '  if le_rule == null { .rule.id = "unclassified" } else {',
+        "    .rule.id = le_rule; .rule.name = le_meta.title; .rule.category = le_meta.category",
+        "    .rule.reference = le_meta.doc_url; .rule.description = le_meta.summary",
+        "    .rule.ruleset = le_meta.ruleset; .rule.version = le_meta.ruleset_version",
+        "  }",
+        "}",
+        "le_sev_out = if le_rule == null { le_level } else { le_sev }",
+        "if le_sev_out != null || le_rule != null {",
+        "  if !exists(.event) { .event = {} }",
+        "  if is_object(.event) {",
+        "    if le_sev_out != null { .event.severity = get!(le_syslog, [le_sev_out]) }",
+        "    if le_rule != null { .event.reference = le_meta.doc_url }",
+        "  }",
+        "}",
+        "if le_level != null || le_src != null {",
+        "  if !exists(.log) { .log = {} }",
+        "  if is_object(.log) {",
+        "    if le_level != null && !exists(.log.level) { .log.level = le_level }",
+        "    if le_src != null {",
+        "      if exists(le_src.logger) && !exists(.log.logger) { .log.logger = le_src.logger }",
+        "      if exists(le_src.file) {",
+        "        if !exists(.log.origin) { .log.origin = {} }",
+        "        if is_object(.log.origin) {",
+        "          if !exists(.log.origin.file) { .log.origin.file = {} }",
+        "          if is_object(.log.origin.file) {",
+        "            if !exists(.log.origin.file.name) { .log.origin.file.name = le_src.file }",
+        "            if !exists(.log.origin.file.line) { .log.origin.file.line = le_src.line }",
+        "          }",
+        "        }",
+        "      }",
+        "    }",
+        "  }",
+        "}",
+        "if !exists(.logenrich) { .logenrich = {} }",
+        "if is_object(.logenrich) {",
+        "  if le_sev_out != null { .logenrich.severity = le_sev_out }",
+        "  if le_level != null { .logenrich.original_severity = le_level }",
+        "  if le_rule != null {",
+        "    .logenrich.category = le_meta.category",
+        "    .logenrich.action = le_meta.action",
+        "    .logenrich.fields = le_f",
+        "  }",
+        "  if le_src != null { .logenrich.source = le_src }",
+        "}",
+    ]
+
+
+def export_vrl(table: Table, options: EnrichOptions | None = None, gated: bool = True) -> str:
+    """The program text: deterministic for the same table and options. `gated=False` drops the
+    literal checks in front of each regex (a plain if-chain, for the benchmark only)."""
+    options = options or EnrichOptions()
+    levels: dict[str, Any] = dict(_ALIASES)
+    out: list[str] = [
+        f"# logenrich {__version__}: the rule table {table.version} ({len(table.rules)} rules) as a VRL program",
+        f"# profile {options.profile}; generated by `logenrich export vrl` - do not edit, regenerate",
+        f"le_levels = {json.dumps(levels)}",
+        f"le_ranks = {json.dumps(RANK)}",
+        *_message_choice(options),
+        "le_go = le_raw != null",
+    ]
+    if options.profile == "default":
+        key = json.dumps([options.key])
+        out.append(f"if exists(.{_path(options.key)}) && !is_object(get!(., {key})) {{ le_go = false }}")
+    out += [
+        "if le_go {",
+        "  le_raw = string!(le_raw)",
+        f"  if length(le_raw) > {options.max_message_bytes} {{ le_raw = truncate(le_raw, {options.max_message_bytes}) }}",
+        "  le_text = le_raw",
+        "  le_level = null",
+        "  le_src = null",
+    ]
+    # a block: the parser's own variables end with it, so the rule blocks below carry little state
+    out += ["  {", *["    " + line for line in _parse_line()], "  }"]
+    out += [
+        '  le_multi = contains(le_text, "\\n")',
+        "  le_line = le_text",
+        "  if le_multi {",
+        '    le_parts = split(le_text, "\\n")',
+        "    le_line = string!(le_parts[0])",
+        '    if strip_whitespace(le_line) == "" {',
+        "      le_found = false",
+        "      for_each(slice!(le_parts, 1)) -> |_i, le_part| {",
+        '        if !le_found && strip_whitespace(string!(le_part)) != "" { le_line = strip_whitespace(string!(le_part)); le_found = true }',
+        "      }",
+        "    }",
+        "  }",
+        "  le_rule = null",
+        "  le_meta = {}",
+        "  le_f = {}",
+        "  le_sev = null",
+    ]
+    for rule in table.rules:
+        out += ["  " + line for line in _rule_block(rule, gated)]
+    out += [
+        "  if le_rule != null && le_multi && !exists(le_f.exception) {",
+        '    le_tail = split(replace(le_text, r\'\\s+$\', ""), "\\n")',
+        "    le_last = strip_whitespace(string!(le_tail[-1]))",
+        "    if match(le_last, r'^(?:[A-Za-z_][\\w.]*\\.)?[A-Z]\\w*(?:Error|Exception|Exit|Interrupt|Timeout|Failure)\\w*(?::.*)?$') { le_f.exception = le_last }",
+        "  }",
+    ]
+    out.append('  le_syslog = {"debug": 7, "info": 6, "warning": 4, "error": 3, "critical": 2}')
+    writer = _write_default(options.key) if options.profile == "default" else _write_ecs()
+    out += ["  " + line for line in writer]
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _path(key: str) -> str:
+    return key if key.replace("_", "a").isalnum() else json.dumps(key)
