@@ -7,10 +7,14 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -161,6 +165,15 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(router)
+    ui = Path(str(resources.files("app.ui")))
+    app.mount("/ui/static", StaticFiles(directory=ui), name="ui-static")
+
+    @app.get("/", include_in_schema=False)
+    @app.get("/ui/", include_in_schema=False)
+    async def page() -> FileResponse:
+        """The catalog explorer: the loaded table, a try-it box, counts since start."""
+        return FileResponse(ui / "index.html", media_type="text/html")
+
     app.add_middleware(Observe, access_log=settings.access_log)
 
     def openapi() -> dict[str, Any]:

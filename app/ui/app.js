@@ -1,0 +1,145 @@
+"use strict";
+// logenrich catalog explorer: the loaded table, a "try it" box over /v1/enrich, counts from /metrics.
+
+const $ = (id) => document.getElementById(id);
+let rules = [];
+
+function token() { return sessionStorage.getItem("logenrich-token") || ""; }
+function headers(extra = {}) {
+  const h = { ...extra };
+  if (token()) h["Authorization"] = "Bearer " + token();
+  return h;
+}
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  for (const child of children) node.append(child);
+  return node;
+}
+function severityText(rule) {
+  let text = rule.severity === "keep" ? "as logged" : rule.severity;
+  if (rule.adjust === "cap") text = "at most " + rule.severity;
+  if (rule.adjust === "floor") text = "at least " + rule.severity;
+  for (const c of rule.conditions) text += "; " + c.severity + " when " + (c.kind === "range" ? c.field + " in range" : "versions straddle " + c.boundaries.join(", "));
+  return text;
+}
+
+async function loadRules() {
+  const response = await fetch("/v1/rules", { headers: headers() });
+  if (response.status === 401) { $("table-info").textContent = "The service requires a bearer token: enter it above."; return; }
+  const table = await response.json();
+  rules = table.rules;
+  $("table-info").textContent = `Rule table ${table.version}: ${rules.length} rules.`;
+  fillSelect("category", [...new Set(rules.map((r) => r.category))].sort());
+  fillSelect("severity", ["debug", "info", "warning", "error", "critical", "keep"]);
+  renderRules();
+}
+function fillSelect(id, values) {
+  const select = $(id);
+  select.length = 1;
+  for (const v of values) select.append(el("option", { value: v, textContent: v }));
+}
+function renderRules() {
+  const q = $("search").value.trim().toLowerCase();
+  const category = $("category").value, severity = $("severity").value;
+  const shown = rules.filter((r) =>
+    (!q || [r.id, r.title, r.summary, r.action].join(" ").toLowerCase().includes(q)) &&
+    (!category || r.category === category) && (!severity || r.severity === severity));
+  $("rule-count").textContent = `${shown.length} of ${rules.length} rules shown.`;
+  const list = $("rules");
+  list.replaceChildren(...shown.map((r) => {
+    const examples = el("details", {}, el("summary", { textContent: `Examples (${r.examples.length}) and lines it must not match (${r.rejects.length})` }),
+      el("ul", {}, ...r.examples.map((x) => el("li", {}, el("code", { textContent: x.line }))),
+        ...r.rejects.map((x) => el("li", {}, "must not match: ", el("code", { textContent: x })))));
+    return el("li", {},
+      el("div", {}, el("span", { className: "rule-id", textContent: r.id }), " — ", r.title),
+      el("div", {}, el("span", { className: "tag", textContent: "category: " + r.category }),
+        el("span", { className: "tag", textContent: "severity: " + severityText(r) }),
+        el("a", { href: r.doc_url, textContent: "documentation" })),
+      el("p", { textContent: "Meaning: " + r.summary }),
+      el("p", { textContent: "Action: " + r.action }),
+      examples);
+  }));
+}
+
+function bodyFor(text) {
+  const trimmed = text.trim();
+  try {
+    const parsed = JSON.parse(trimmed);
+    if (typeof parsed === "object" && parsed !== null) return [trimmed, "application/json"];
+  } catch (_) { /* not one JSON value */ }
+  const lines = trimmed.split("\n").filter((l) => l.trim());
+  if (lines.length && lines.every((l) => { try { return typeof JSON.parse(l) === "object"; } catch (_) { return false; } })) {
+    return [lines.join("\n"), "application/x-ndjson"];
+  }
+  return [text, "text/plain"];
+}
+function lineOf(record) {
+  for (const key of ["message", "log", "msg"]) if (typeof record[key] === "string") return record[key];
+  return JSON.stringify(record);
+}
+async function classify(event) {
+  event.preventDefault();
+  const [body, type] = bodyFor($("lines").value);
+  if (!body.trim()) { $("try-status").textContent = "Paste at least one line."; return; }
+  const response = await fetch("/v1/enrich", { method: "POST", body, headers: headers({ "Content-Type": type, "Accept": "application/json" }) });
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    $("try-status").textContent = `The service answered ${response.status}: ${problem.detail || response.statusText}`;
+    return;
+  }
+  const records = await response.json();
+  const list = Array.isArray(records) ? records : [records];
+  $("try-status").textContent = `${list.length} record(s) classified.`;
+  const rows = list.map((record) => {
+    const e = record.enrichment || {};
+    const ecs = record.rule || {};
+    const id = e.classification || ecs.id || "unclassified";
+    const doc = e.doc_url || ecs.reference;
+    const severity = e.severity || (record.logenrich || {}).severity || "";
+    const original = e.original_severity ? ` (logged ${e.original_severity})` : "";
+    const fields = e.fields || (record.logenrich || {}).fields || {};
+    return el("tr", {},
+      el("td", { className: "line", textContent: lineOf(record) }),
+      el("td", { className: "classification", textContent: id === "unclassified" ? "unclassified (no rule decided)" : id }),
+      el("td", { className: "severity", textContent: severity + original }),
+      el("td", { className: "fields", textContent: Object.keys(fields).length ? JSON.stringify(fields) : "—" }),
+      el("td", {}, doc ? el("a", { href: doc, className: "doc", textContent: "doc" }) : "—"));
+  });
+  $("results").querySelector("tbody").replaceChildren(...rows);
+  $("results").hidden = false;
+  loadCounts();
+}
+
+async function loadCounts() {
+  const response = await fetch("/metrics", { headers: headers() });
+  if (!response.ok) return;
+  const text = await response.text();
+  const counts = {};
+  for (const line of text.split("\n")) {
+    const m = line.match(/^logenrich_records_total\{.*classification="([^"]+)".*\} ([0-9.e+]+)$/);
+    if (m) counts[m[1]] = (counts[m[1]] || 0) + Number(m[2]);
+  }
+  const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]).slice(0, 15);
+  if (!entries.length) return;
+  const max = entries[0][1];
+  $("counts").replaceChildren(el("p", { textContent: "Top classifications by records enriched (bar length and number):" }),
+    ...entries.map(([name, n]) => {
+      const bar = el("div", { className: "bar", title: `${n} records` });
+      bar.style.width = Math.max(2, (100 * n) / max) + "%";
+      return el("div", { className: "bar-row" }, el("span", { className: "bar-label", textContent: name }), el("div", {}, bar), el("span", { className: "bar-value", textContent: String(n) }));
+    }));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("token").value = token();
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem("logenrich-token", $("token").value);
+    loadRules(); loadCounts();
+  });
+  for (const id of ["search", "category", "severity"]) $(id).addEventListener("input", renderRules);
+  $("filters").addEventListener("submit", (event) => event.preventDefault());
+  $("try-form").addEventListener("submit", classify);
+  loadRules(); loadCounts();
+});
