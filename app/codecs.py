@@ -408,12 +408,10 @@ _OUT_TYPES: Final[dict[str, str]] = {
 }
 
 
-def _accepted_framing(accept: str | None, framing: Framing) -> Framing:
-    """The framing to answer in: the request's, unless Accept names another we can write."""
-    if not accept:
-        return framing
-    wanted: list[tuple[float, int, str]] = []
-    for n, part in enumerate(accept.split(",")):
+def _weighted(header: str) -> list[tuple[str, float]]:
+    """The items of an Accept-style header with their q-values, most wanted first (stable)."""
+    items: list[tuple[float, int, str]] = []
+    for n, part in enumerate(header.split(",")):
         pieces = [p.strip() for p in part.split(";")]
         q = 1.0
         for p in pieces[1:]:
@@ -422,9 +420,16 @@ def _accepted_framing(accept: str | None, framing: Framing) -> Framing:
                     q = float(p[2:])
                 except ValueError:
                     q = 0.0
-        wanted.append((-q, n, pieces[0].lower()))
-    for negative_q, _, media in sorted(wanted):
-        if negative_q == 0:
+        items.append((-q, n, pieces[0].lower()))
+    return [(name, -negative_q) for negative_q, _, name in sorted(items)]
+
+
+def _accepted_framing(accept: str | None, framing: Framing) -> Framing:
+    """The framing to answer in: the request's, unless Accept names another we can write."""
+    if not accept:
+        return framing
+    for media, q in _weighted(accept):
+        if q == 0:
             continue
         if media in ("*/*", "application/*", ""):
             return framing
@@ -443,20 +448,11 @@ def accepted_encoding(accept_encoding: str | None) -> str:
     """The response encoding: the client's most preferred of ours (q-values honoured)."""
     if not accept_encoding:
         return "identity"
-    best = ("identity", 0.0)
-    for part in accept_encoding.split(","):
-        pieces = [p.strip().lower() for p in part.split(";")]
-        name = {"x-gzip": "gzip"}.get(pieces[0], pieces[0])
-        q = 1.0
-        for p in pieces[1:]:
-            if p.startswith("q="):
-                try:
-                    q = float(p[2:])
-                except ValueError:
-                    q = 0.0
-        if name in ("gzip", "deflate", "zstd") and q > best[1]:
-            best = (name, q)
-    return best[0]
+    for name, q in _weighted(accept_encoding):
+        name = {"x-gzip": "gzip"}.get(name, name)
+        if name in ("gzip", "deflate", "zstd") and q > 0:
+            return name
+    return "identity"
 
 
 def _to_json_safe(record: Any) -> Any:

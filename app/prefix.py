@@ -166,6 +166,19 @@ def _unwrap_json(line: str, via: str | None) -> ParsedLine | None:
     return inner, normalise_level(level) if isinstance(level, str) else None, fields
 
 
+def _hub_line(line: str, m: re.Match[str], via: str | None) -> ParsedLine:
+    """A `[L date time logger( module:line)]` line, unpacked by position: the hot path."""
+    level, time, logger, file, number = m.groups()
+    source: dict[str, Any]
+    if file is None:
+        source = {"format": "jupyter-server", "logger": logger, "time": time}
+    else:
+        source = {"format": "jupyterhub", "logger": logger, "file": file, "line": int(number), "time": time}
+    if via:
+        source["via"] = via
+    return line[m.end() :], _LETTER_LEVELS.get(level), source
+
+
 def _match_format(line: str, via: str | None, allow_json: bool = True) -> ParsedLine | None:
     first = line[:1]
     if first == "{":
@@ -176,22 +189,9 @@ def _match_format(line: str, via: str | None, allow_json: bool = True) -> Parsed
         )  # a paste that lost the opening bracket: "E 2018-06-29 14:55:25.090 JupyterHub web:1591] …"
         first = "["
     if first == "[":
-        m = _BRACKET_DATE.match(line)  # the common case, unpacked by position: the hot path
+        m = _BRACKET_DATE.match(line)
         if m:
-            level, time, logger, file, number = m.groups()
-            if file is None:
-                source: dict[str, Any] = {"format": "jupyter-server", "logger": logger, "time": time}
-            else:
-                source = {
-                    "format": "jupyterhub",
-                    "logger": logger,
-                    "file": file,
-                    "line": int(number),
-                    "time": time,
-                }
-            if via:
-                source["via"] = via
-            return line[m.end() :], _LETTER_LEVELS.get(level), source
+            return _hub_line(line, m, via)
         for pattern, name in _BRACKET[1:]:
             m = pattern.match(line)
             if m:
@@ -225,18 +225,7 @@ def parse_line(line: str) -> ParsedLine:
     if line[:1] == "[" and "\x1b" not in line and "^[" not in line and line[-1:] != "│":
         m = _BRACKET_DATE.match(line)  # the common case first: a plain hub / server line
         if m:
-            level, time, logger, file, number = m.groups()
-            if file is None:
-                source: dict[str, Any] = {"format": "jupyter-server", "logger": logger, "time": time}
-            else:
-                source = {
-                    "format": "jupyterhub",
-                    "logger": logger,
-                    "file": file,
-                    "line": int(number),
-                    "time": time,
-                }
-            return line[m.end() :], _LETTER_LEVELS.get(level), source
+            return _hub_line(line, m, None)
     line = _clean(line)
     parsed = _match_format(line, None)
     if parsed is not None:

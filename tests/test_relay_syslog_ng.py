@@ -2,7 +2,6 @@
 a loopback downstream that answers 503 for a while, then refuses connections, then accepts.
 Every line must arrive enriched, at least once, and nothing the downstream accepted is lost."""
 
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -10,8 +9,8 @@ from pathlib import Path
 import httpx2 as httpx
 
 from tests.downstream import recording_downstream
-from tests.server import ROOT, running_server
-from tests.test_syslog_ng import SYSLOG_NG, _hub_log, pytestmark  # noqa: F401 - the same skip rule
+from tests.server import running_server
+from tests.test_syslog_ng import SYSLOG_NG, _hub_log, pytestmark, start_syslog_ng  # noqa: F401 - same skip rule
 
 
 def test_at_least_once_through_failures(tmp_path: Path) -> None:
@@ -32,19 +31,7 @@ def test_at_least_once_through_failures(tmp_path: Path) -> None:
         with running_server(
             *server_args, "--reload-interval", "0", "--probe-interval", "0.2", tmp_path=tmp_path
         ) as server:
-            config = (ROOT / "deploy" / "syslog-ng" / "logenrich.conf").read_text()
-            config = config.replace("@LOG_FILE@", str(log)).replace("@URL@", server.url + "/v1/forward")
-            config = config.replace("@TOKEN_HEADER@", "")
-            conf = tmp_path / "syslog-ng.conf"
-            conf.write_text(config)
-            command = [
-                SYSLOG_NG, "-F", "--no-caps", "-f", str(conf),
-                "-R", str(tmp_path / "syslog-ng.persist"), "-p", str(tmp_path / "syslog-ng.pid"),
-                "-c", str(tmp_path / "syslog-ng.ctl"),
-            ]  # fmt: skip
-            out = tmp_path / "syslog-ng.out"
-            with out.open("wb") as sink:
-                shipper = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+            shipper, out = start_syslog_ng(tmp_path, log, server.url + "/v1/forward")
             try:
                 # 1) the downstream answers 503 until syslog-ng has been refused a few times
                 deadline = time.monotonic() + 30

@@ -51,6 +51,23 @@ def _metric_counts(text: str) -> tuple[Counter[str], float]:
     return counts, passthrough
 
 
+def start_syslog_ng(tmp_path: Path, log: Path, url: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """syslog-ng in the foreground with the project's config, tailing `log` into `url`."""
+    assert SYSLOG_NG is not None, "syslog-ng must be installed in CI"
+    config = (ROOT / "deploy" / "syslog-ng" / "logenrich.conf").read_text()
+    config = config.replace("@LOG_FILE@", str(log)).replace("@URL@", url).replace("@TOKEN_HEADER@", "")
+    conf = tmp_path / "syslog-ng.conf"
+    conf.write_text(config)
+    command = [
+        SYSLOG_NG, "-F", "--no-caps", "-f", str(conf),
+        "-R", str(tmp_path / "syslog-ng.persist"), "-p", str(tmp_path / "syslog-ng.pid"),
+        "-c", str(tmp_path / "syslog-ng.ctl"),
+    ]  # fmt: skip
+    output = tmp_path / "syslog-ng.out"
+    with output.open("wb") as sink:
+        return subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT), output
+
+
 def test_syslog_ng_delivers_every_line(tmp_path: Path) -> None:
     assert SYSLOG_NG is not None, "syslog-ng must be installed in CI"
     log = tmp_path / "jupyterhub.log"
@@ -62,19 +79,7 @@ def test_syslog_ng_delivers_every_line(tmp_path: Path) -> None:
         expected[result.classification or "passthrough"] += 1
 
     with running_server("--reload-interval", "0", tmp_path=tmp_path) as server:
-        config = (ROOT / "deploy" / "syslog-ng" / "logenrich.conf").read_text()
-        config = config.replace("@LOG_FILE@", str(log)).replace("@URL@", server.url + "/v1/enrich")
-        config = config.replace("@TOKEN_HEADER@", "")
-        conf = tmp_path / "syslog-ng.conf"
-        conf.write_text(config)
-        command = [
-            SYSLOG_NG, "-F", "--no-caps", "-f", str(conf),
-            "-R", str(tmp_path / "syslog-ng.persist"), "-p", str(tmp_path / "syslog-ng.pid"),
-            "-c", str(tmp_path / "syslog-ng.ctl"),
-        ]  # fmt: skip
-        shipper_log = tmp_path / "syslog-ng.out"
-        with shipper_log.open("wb") as out:
-            shipper = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        shipper, shipper_log = start_syslog_ng(tmp_path, log, server.url + "/v1/enrich")
         try:
             deadline = time.monotonic() + 60
             while True:
