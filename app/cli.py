@@ -350,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-records", type=int)
     serve.add_argument("--max-pending", type=int, help="requests in progress before 503 (default 32)")
     serve.add_argument("--retry-after", type=int)
+    serve.add_argument("--body-timeout", type=float, help="seconds to receive a body before 408 (default 30)")
     serve.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (prefer LOGENRICH_TOKEN)")
     serve.add_argument("--protect-metrics", action="store_const", const=True, default=None)
     serve.add_argument("--forward-url", help="relay mode: the default downstream's URL")

@@ -243,10 +243,31 @@ def _json_error(body: bytes, exc: Exception, base: int = 0, framing: str = "JSON
     )
 
 
+_LONG_DIGITS: Final = re.compile(rb"\d{19}")
+
+
+def _loads(data: bytes) -> Any:
+    """orjson, and the standard library where orjson cannot keep a value exactly: integers beyond
+    64 bits (orjson reads them as floats) or that it refuses. One odd number must neither fail a
+    batch nor change. When both refuse, orjson's error (which says where) is raised."""
+    if _LONG_DIGITS.search(data):
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError):
+            pass
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError):
+            raise error from None
+
+
 def _decode_lines(body: bytes) -> list[Any]:
     records: list[Any] = []
     start = 0
-    loads = orjson.loads
+    loads = _loads
     for line in body.split(b"\n"):
         if line.strip(_WS):
             try:
@@ -286,7 +307,7 @@ def _decode_json_family(body: bytes) -> tuple[list[Any], Framing, bool]:
     first = stripped[:1]
     if first == b"[":
         try:
-            data = orjson.loads(stripped)
+            data = _loads(stripped)
         except orjson.JSONDecodeError as exc:
             raise _json_error(body, exc, len(body) - len(body.lstrip(_WS))) from exc
         return (data if isinstance(data, list) else [data]), "json", trailing
@@ -298,14 +319,14 @@ def _decode_json_family(body: bytes) -> tuple[list[Any], Framing, bool]:
         )
     if b"\n" not in stripped:
         try:
-            return [orjson.loads(stripped)], "object", trailing
+            return [_loads(stripped)], "object", trailing
         except orjson.JSONDecodeError:
             return _decode_stream(body), "json_stream", trailing
     try:
         return _decode_lines(body), "ndjson", trailing
     except CodecError:
         try:
-            return [orjson.loads(stripped)], "object", trailing  # one pretty-printed object
+            return [_loads(stripped)], "object", trailing  # one pretty-printed object
         except orjson.JSONDecodeError:
             return _decode_stream(body), "json_stream", trailing
 

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_records: int = Field(100_000, ge=1)
     max_pending: int = Field(32, ge=1, description="requests decoding or enriching at once before 503")
     retry_after: int = Field(1, ge=1, description="seconds, in Retry-After on 429/503")
+    body_timeout: float = Field(
+        30.0, gt=0, description="seconds a client may take to send its body (then 408)"
+    )
 
     # auth
     token: SecretStr | None = None

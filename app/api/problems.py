@@ -18,6 +18,7 @@ TITLES: dict[int, str] = {
     400: "Body cannot be decoded",
     401: "Missing or wrong bearer token",
     404: "Not found",
+    408: "Request body timed out",
     413: "Too large",
     415: "Unsupported media type or encoding",
     429: "Too many requests",

@@ -66,21 +66,30 @@ ENRICH_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     400: {**PROBLEM, "description": "The body cannot be decoded at all; `where` says where."},
     401: {"description": "Missing or wrong bearer token (when a token is configured)."},
+    408: {**PROBLEM, "description": "The body did not arrive within --body-timeout seconds."},
     413: {**PROBLEM, "description": "Body, decompressed body or record count over the limit."},
     415: {**PROBLEM, "description": "Unknown Content-Type or Content-Encoding."},
     503: {**PROBLEM, "description": "At capacity; retry after the Retry-After seconds."},
 }
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes."""
+class BodyTimeout(Exception):
+    """The client did not send its whole body in time (a slow or lying client)."""
+
+
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The request body, refused as soon as it passes `limit` bytes or takes `timeout` seconds."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise CodecError("too_large", f"the body is larger than {limit} bytes", {"limit": limit})
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise CodecError("too_large", f"the body is larger than {limit} bytes", {"limit": limit})
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise BodyTimeout(f"the body did not arrive within {timeout:g} s ({size} bytes received)") from exc
     return b"".join(chunks)
 
 
@@ -104,10 +113,13 @@ async def _process(
         return overloaded(settings.retry_after)
     try:
         try:
-            body = await read_body(request, settings.max_body_bytes)
+            body = await read_body(request, settings.max_body_bytes, settings.body_timeout)
         except CodecError as error:
             metrics.rejected.labels("too_large").inc()
             return codec_problem(error)
+        except BodyTimeout as error:
+            metrics.rejected.labels("body_timeout").inc()
+            return problem(408, str(error), "body_timeout", headers={"Connection": "close"})
         headers = request.headers
         enricher = service.tables.current  # one whole table for the whole batch
 
