@@ -41,6 +41,13 @@ typecheck: $(STAMP)
 check: lint typecheck
 	$(BIN)/logenrich check
 
+## Every benchmark, each checking its own output (the service one needs Debian's wrk).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.engine
+	$(BIN)/python -m benchmarks.coverage
+	$(BIN)/python -m benchmarks.vrl
+	$(BIN)/python -m benchmarks.service
+
 ## Regenerate the catalog table in README.md from the rule files.
 readme-catalog: $(STAMP)
 	$(BIN)/python scripts/readme_catalog.py
