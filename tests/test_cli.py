@@ -1,5 +1,6 @@
 """The CLI in-process: the seed lines of the core issue, input detection, check and rules."""
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,25 @@ def test_rules_listing() -> None:
     assert "jupyterhub.proxy.not-running-server" in result.stdout.decode()
     listing = orjson.loads(cli("rules", "--json").stdout)
     assert {"id", "title", "severity", "adjust", "category", "doc_url"} <= set(listing[0])
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_for_large_files(tmp_path: Path) -> None:
+    from app.cli import _Progress
+
+    terminal = _Terminal()
+    progress = _Progress(64 * 1024 * 1024, terminal)
+    progress.update(16 * 1024 * 1024, 50_000)
+    progress.close()
+    assert "25.0%" in terminal.getvalue() and "50,000 records" in terminal.getvalue()
+    quiet = io.StringIO()  # not a terminal: nothing written
+    silent = _Progress(64 * 1024 * 1024, quiet)
+    silent.update(1, 1)
+    assert quiet.getvalue() == ""
+    small = _Terminal()  # a small file: no bar either
+    _Progress(1024, small).update(512, 10)
+    assert small.getvalue() == ""
