@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.engine
 	$(BIN)/python -m benchmarks.coverage
 	$(BIN)/python -m benchmarks.vrl
+	$(BIN)/python -m benchmarks.linear
 	$(BIN)/python -m benchmarks.service
 
 ## Regenerate the catalog table in README.md from the rule files.

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from app.catalog import LoadedRuleset
 from app.errors import Issue
@@ -25,7 +25,7 @@ from app.spec import NumberRange, RuleSpec, VersionBoundary
 def parse_version(text: str) -> Version | None:
     try:
         return Version(text)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a release number too long to convert
         return None
 
 

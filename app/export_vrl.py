@@ -10,8 +10,9 @@ over every rule example and the dev corpus and compares every record with `logen
 
 Known differences, outside what the parity test covers: messages over the byte cap are cut by
 characters, not bytes; `version-boundary` conditions compare versions by release numbers and a
-dev/pre/final/post stage, not full PEP 440; "white space" is Unicode White_Space, where Python
-also counts the ASCII separators \\x1c-\\x1f.
+dev/pre/final/post stage, not full PEP 440 (a release number of 7 or more digits is not a version
+there); "white space" is Unicode White_Space, where Python also counts the ASCII separators
+\\x1c-\\x1f.
 """
 
 import json
@@ -243,7 +244,7 @@ def _version_key(expr: str, out: str) -> list[str]:
         f"{out} = null",
         f"if is_string({expr}) {{",
         f"  {out}_m, {out}_e = parse_regex(string!({expr}), "
-        r"r'(?i)^\s*v?(?P<a>\d+)(?:\.(?P<b>\d+))?(?:\.(?P<c>\d+))?(?:\.\d+)*(?P<s>(?:[-_.]?(?:dev|a|alpha|b|beta|c|rc|pre|preview|post|rev|r)[-_.]?\d*)*)(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?\s*$')",
+        r"r'(?i)^\s*v?(?P<a>\d{1,6})(?:\.(?P<b>\d{1,6}))?(?:\.(?P<c>\d{1,6}))?(?:\.\d+)*(?P<s>(?:[-_.]?(?:dev|a|alpha|b|beta|c|rc|pre|preview|post|rev|r)[-_.]?\d*)*)(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?\s*$')",
         f"  if {out}_e == null {{",
         f"    {out}_stage = 2",
         f"    {out}_suffix = downcase(string!({out}_m.s))",

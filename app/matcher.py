@@ -7,7 +7,7 @@ literal are tried on every line (``logenrich check`` warns about them).
 """
 
 import re
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote
 
 import ahocorasick_rs
@@ -133,6 +133,10 @@ def last_exception(message: str) -> str | None:
     return line if _EXCEPTION_LINE.fullmatch(line) else None
 
 
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+
+
 def extract_fields(rule: CompiledRule, groups: dict[str, str | None]) -> dict[str, Any]:
     """Named groups that took part and are not empty, then derived fields, then conversions."""
     fields: dict[str, Any] = {name: value for name, value in groups.items() if value}
@@ -151,9 +155,13 @@ def extract_fields(rule: CompiledRule, groups: dict[str, str | None]) -> dict[st
             continue
         if conversion == "int":
             try:
-                fields[name] = int(value)
-            except ValueError:
+                number = int(value)
+            except ValueError:  # not a number, or more digits than Python converts
+                number = None
+            if number is None or not _INT64_MIN <= number <= _INT64_MAX:  # JSON stores and VRL hold 64 bits
                 del fields[name]
+            else:
+                fields[name] = number
         elif conversion == "float":
             try:
                 fields[name] = float(value)

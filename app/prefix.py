@@ -32,7 +32,7 @@ _ANSI: Final = re.compile(r"(?:\x1b|\^\[)(?:\[[0-9;]*[A-Za-z]|\([AB0-2])")
 # [L YYYY-MM-DD HH:MM:SS(.fff) Logger( module:line)] message
 _BRACKET_DATE: Final = re.compile(
     r"\[(?P<level>[A-Z]) (?P<time>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?) "
-    r"(?P<logger>[^\s\]]+)(?: (?P<file>[^\s:\]]+):(?P<line>\d+))?\] ?",
+    r"(?P<logger>[^\s\]]+)(?: (?P<file>[^\s:\]]+):(?P<line>\d{1,9}))?\] ?",
     re.ASCII,
 )
 # [L HH:MM:SS.fff Logger] message — classic notebook
@@ -41,7 +41,7 @@ _BRACKET_TIME: Final = re.compile(
 )
 # [L yymmdd HH:MM:SS module:line] message — tornado's default formatter
 _BRACKET_TORNADO: Final = re.compile(
-    r"\[(?P<level>[A-Z]) (?P<time>\d{6} \d{2}:\d{2}:\d{2}) (?P<file>[^\s:\]]+):(?P<line>\d+)\] ?"
+    r"\[(?P<level>[A-Z]) (?P<time>\d{6} \d{2}:\d{2}:\d{2}) (?P<file>[^\s:\]]+):(?P<line>\d{1,9})\] ?"
 )
 # configurable-http-proxy, winston 3: "<time> [ConfigProxy] <level>: message"
 _CHP: Final = re.compile(

@@ -3,6 +3,7 @@
 import copy
 from typing import Any
 
+import orjson
 import pytest
 
 from app.compiler import Table
@@ -13,6 +14,21 @@ NOT_RUNNING = (
     "Failing suspected API request to not-running server: /hub/user/alice/api/metrics/v1"
 )
 DOC = "https://jupyterhub.readthedocs.io/en/stable/howto/log-messages.html#failing-suspected-api-request-to-not-running-server"
+
+
+TIMEOUT = "[W 2019-08-22 04:13:17.776 JupyterHub user:{line}] ablekh's server failed to start in {n} seconds, giving up"
+MISMATCH = (
+    "jupyterhub version {v}.0.0 != jupyterhub-singleuser version 1.3.0. "
+    "This could cause failure to authenticate and result in redirect loops!"
+)
+# numbers no store keeps: past 64 bits, and past the digits Python converts to int (4300)
+OVERSIZED_NUMBERS = [
+    TIMEOUT.format(line=471, n="9" * 40),
+    TIMEOUT.format(line=471, n="9" * 5000),
+    TIMEOUT.format(line="4" * 5000, n=30),
+    TIMEOUT.format(line="4" * 12, n=30),
+    MISMATCH.format(v="1" * 5000),
+]
 
 
 def enrich(table: Table, record: Any, **options: Any) -> Any:
@@ -174,3 +190,19 @@ def test_batch_keeps_count_and_order(table: Table) -> None:
     results = Enricher(table).enrich_batch(records)
     assert [r.outcome for r in results] == ["classified", "passthrough", "unclassified", "classified"]
     assert records[1] == 3
+
+
+def test_oversized_numbers_are_dropped_not_fatal(table: Table) -> None:
+    records = [{"message": line} for line in OVERSIZED_NUMBERS]
+    for record in records:
+        enrich(table, record)
+    orjson.dumps(records)  # every value fits JSON's and Elasticsearch's 64-bit integers
+    timeouts = [r["enrichment"] for r in records[:4]]
+    assert all(e["classification"] == "jupyterhub.spawn.start-timeout" for e in timeouts)
+    assert "timeout_s" not in timeouts[0]["fields"] and "timeout_s" not in timeouts[1]["fields"]
+    assert timeouts[0]["fields"]["user"] == "ablekh"
+    # a line number no file has is not a prefix: the line is read as a bare message
+    assert timeouts[2]["fields"]["timeout_s"] == 30 and "line" not in timeouts[2].get("source", {})
+    mismatch = records[4]["enrichment"]
+    assert mismatch["classification"] == "jupyterhub.singleuser.version-mismatch"
+    assert mismatch["severity"] == "warning"  # not a version: no boundary can be judged

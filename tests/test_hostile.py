@@ -12,6 +12,7 @@ import pytest
 
 from tests.payloads import compress
 from tests.server import running_server
+from tests.test_enrich import OVERSIZED_NUMBERS
 
 LINE = "[W 2022-03-10 17:25:19.774 JupyterHub base:1349] Failing suspected API request to not-running server: /u/x"
 
@@ -87,6 +88,22 @@ def test_odd_values_pass_through(server: Any, body: bytes, check: Any) -> None:
     response = post(server, body)
     assert response.status_code == 200, response.text
     assert check(response.json())
+
+
+def test_oversized_numbers_in_lines_are_classified_not_fatal(server: Any) -> None:
+    records = [{"message": line, "n": n} for n, line in enumerate(OVERSIZED_NUMBERS)]
+    for content_type in ("application/json", "application/x-ndjson"):
+        body = (
+            orjson.dumps(records)
+            if content_type == "application/json"
+            else b"\n".join(map(orjson.dumps, records))
+        )
+        response = post(server, body, content_type)
+        assert response.status_code == 200, response.text
+        lines = response.content.splitlines() if content_type.endswith("ndjson") else [response.content]
+        got = [r for line in lines for r in (lambda v: v if isinstance(v, list) else [v])(orjson.loads(line))]
+        assert [r["n"] for r in got] == list(range(len(records)))
+        assert all(r["enrichment"]["classification"] != "unclassified" for r in got)
 
 
 def test_invalid_utf8(server: Any) -> None:

@@ -3,6 +3,7 @@
 import pytest
 
 from app.patterns import check_pattern, guard_keys, is_anchored
+from benchmarks import linear
 
 
 @pytest.mark.parametrize(
@@ -64,3 +65,11 @@ def test_anchoring() -> None:
     assert is_anchored(r"^abc")
     assert not is_anchored(r"abc")
     assert not is_anchored(r"(?m)^abc")
+
+
+def test_every_shipped_rule_matches_in_linear_time() -> None:
+    """The length-scaling benchmark, small: 4 KiB -> 32 KiB lines built from every example.
+
+    A generous per-character budget; a superlinear rule grows ~64x here, not ~8x.
+    """
+    assert linear.main(["--small", "4096", "--large", "32768", "--budget-us", "20", "--slack", "4"]) == 0

@@ -17,6 +17,7 @@ from app.enrich import Enricher, EnrichOptions
 from app.export_vrl import export_vrl
 from benchmarks.coverage import CORPUS
 from tests.conftest import ROOT, cli
+from tests.test_enrich import OVERSIZED_NUMBERS
 
 TABLE = load_table(rule_paths(None))
 INLINE = ROOT / "deploy" / "vector" / "inline.yaml"
@@ -40,6 +41,7 @@ def _records(lines: list[str]) -> list[dict[str, Any]]:
         {"no_message": True},
         {"message": lines[3], "rule": "not an object", "log": "a Fluent Bit line"},
     ]
+    records += [{"message": line} for line in OVERSIZED_NUMBERS]
     return records
 
 
