@@ -182,15 +182,21 @@ def _first_chars(items: Any) -> frozenset[str] | None:
     return None
 
 
-def first_chars(pattern: str) -> frozenset[str] | None:
-    """For a `^…` pattern, the characters a matching text can start with; None when unknown."""
+def _after_caret(pattern: str) -> list[Any] | None:
+    """The parsed items after a leading `^`, for a case-sensitive pattern without MULTILINE."""
     parsed = parse(pattern)
     if parsed.state.flags & (re.IGNORECASE | re.MULTILINE):
         return None
     data = list(parsed.data)
     if not data or data[0] != (sre.AT, sre.AT_BEGINNING):
         return None
-    return _first_chars(data[1:])
+    return data[1:]
+
+
+def first_chars(pattern: str) -> frozenset[str] | None:
+    """For a `^…` pattern, the characters a matching text can start with; None when unknown."""
+    items = _after_caret(pattern)
+    return None if items is None else _first_chars(items)
 
 
 def is_anchored(pattern: str) -> bool:
@@ -202,14 +208,11 @@ def is_anchored(pattern: str) -> bool:
 
 def anchored_prefix(pattern: str) -> str | None:
     """The literal a match must start with when the pattern is `^literal…`, else None."""
-    parsed = parse(pattern)
-    if parsed.state.flags & (re.IGNORECASE | re.MULTILINE):
-        return None
-    data = list(parsed.data)
-    if not data or data[0] != (sre.AT, sre.AT_BEGINNING):
+    items = _after_caret(pattern)
+    if items is None:
         return None
     chars: list[str] = []
-    for op, av in data[1:]:
+    for op, av in items:
         if op is not sre.LITERAL:
             break
         chars.append(chr(av))

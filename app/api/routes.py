@@ -73,9 +73,14 @@ ENRICH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-# bodies up to this size (~2,500 records, under ~100 ms of work) run on the event loop; the thread
-# hand-off costs more than it saves there. Larger bodies run in a worker thread.
+# uncompressed bodies up to this size (~2,500 records, under ~100 ms of work) run on the event loop;
+# the thread hand-off costs more than it saves there. Larger or compressed bodies (whose decoded
+# size is unknown until decoded) run in a worker thread.
 INLINE_BODY_BYTES = 1024 * 1024
+
+
+def _runs_inline(body: bytes, content_encoding: str | None) -> bool:
+    return len(body) <= INLINE_BODY_BYTES and content_encoding in (None, "", "identity")
 
 
 class BodyTimeout(Exception):
@@ -147,8 +152,7 @@ async def _process(
             )
 
         try:
-            if len(body) <= INLINE_BODY_BYTES:
-                # a small batch costs less than the hand-off to a thread; the loop stays responsive
+            if _runs_inline(body, headers.get("content-encoding")):
                 processed, prepared = work()
             else:
                 processed, prepared = await anyio.to_thread.run_sync(work, limiter=service.cpu)
