@@ -16,7 +16,6 @@ shippers' 60 s.
 
 import asyncio
 import contextlib
-import gzip
 import time
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx2 as httpx
 import orjson
 
+from app.codecs import compress
 from app.enrich import EnrichOptions, Result
 from app.relay.config import Downstream
 from app.relay.encoders import (
@@ -144,9 +144,7 @@ def prepare(
             strip=strip,
             message=message_of,
         )
-    if downstream.compression == "gzip":
-        body = gzip.compress(body, compresslevel=1)
-    return Prepared(body, len(records), records, doc_ids)
+    return Prepared(compress(body, downstream.compression), len(records), records, doc_ids)
 
 
 def _retry_after(response: httpx.Response | None, fallback: int) -> int:
@@ -273,8 +271,7 @@ class Forwarder:
             downstream.name,
             time.time_ns(),
         )
-        if downstream.compression == "gzip":
-            dead = gzip.compress(dead, compresslevel=1)
+        dead = compress(dead, downstream.compression)
         written = await self._post(downstream, target_url(downstream), dead, _MEDIA["elasticsearch"])
         if isinstance(written, Delivery):
             return written
