@@ -64,15 +64,30 @@ class _Progress:
             self.out.write("\r" + " " * 60 + "\r")
 
 
-def cmd_enrich(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
-    table = load_table(rule_paths(args.rules, builtin=not args.no_builtin))
-    options = EnrichOptions(
+def _enrich_options(args: argparse.Namespace) -> EnrichOptions:
+    return EnrichOptions(
         profile=args.profile,
         key=args.key,
         message_fields=tuple(args.message_field or DEFAULT_MESSAGE_FIELDS),
         max_message_bytes=args.max_message_bytes,
     )
-    enricher = Enricher(table, options)
+
+
+def _add_enrich_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=["default", "ecs"], default="default")
+    parser.add_argument("--key", default="enrichment", help="default profile: the output object's key")
+    parser.add_argument(
+        "--message-field",
+        action="append",
+        metavar="PATH",
+        help="record field holding the log line (repeatable, dotted paths; default: message, log, msg)",
+    )
+    parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
+
+
+def cmd_enrich(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
+    table = load_table(rule_paths(args.rules, builtin=not args.no_builtin))
+    enricher = Enricher(table, _enrich_options(args))
     if args.file == "-":
         stream: IO[bytes] = sys.stdin.buffer
         total = None
@@ -272,13 +287,7 @@ def cmd_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> 
         return EXIT_OK
     from app.export_vrl import export_vrl
 
-    options = EnrichOptions(
-        profile=args.profile,
-        key=args.key,
-        message_fields=tuple(args.message_field or DEFAULT_MESSAGE_FIELDS),
-        max_message_bytes=args.max_message_bytes,
-    )
-    stdout.write(export_vrl(table, options).encode())
+    stdout.write(export_vrl(table, _enrich_options(args)).encode())
     return EXIT_OK
 
 
@@ -292,15 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     enrich = commands.add_parser("enrich", help="enrich a log file (raw lines, JSON or NDJSON) to NDJSON")
     enrich.add_argument("file", nargs="?", default="-", help="input file, or - for standard input (default)")
     _add_table_options(enrich)
-    enrich.add_argument("--profile", choices=["default", "ecs"], default="default")
-    enrich.add_argument("--key", default="enrichment", help="default profile: the output object's key")
-    enrich.add_argument(
-        "--message-field",
-        action="append",
-        metavar="PATH",
-        help="record field holding the log line (repeatable, dotted paths; default: message, log, msg)",
-    )
-    enrich.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
+    _add_enrich_options(enrich)
     enrich.add_argument("--only-matched", action="store_true", help="write only classified records")
     enrich.set_defaults(handler=cmd_enrich)
 
@@ -322,10 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="the compiled table as a Vector VRL program, or as JSON")
     export.add_argument("target", choices=["vrl", "json"])
     _add_table_options(export)
-    export.add_argument("--profile", choices=["default", "ecs"], default="default")
-    export.add_argument("--key", default="enrichment", help="default profile: the output object's key")
-    export.add_argument("--message-field", action="append", metavar="PATH")
-    export.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
+    _add_enrich_options(export)
     export.set_defaults(handler=cmd_export)
 
     serve = commands.add_parser(
