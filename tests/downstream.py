@@ -12,8 +12,16 @@ import orjson
 
 from tests.server import free_port
 
-# (status, body) for one request; None means "accept" (the downstream's normal answer)
-Behaviour = Callable[[str, bytes], tuple[int, bytes] | None]
+# What the downstream does with one request:
+#   None                      accept it (200), the normal answer
+#   (status, body)            answer that, without keeping the batch
+#   (status, body, headers)   the same, with extra headers (Retry-After …)
+#   HANG_UP                   close the connection without answering
+#   CUT                       keep the batch, then close the connection halfway through the answer
+HANG_UP = "hang-up"
+CUT = "cut"
+Answer = tuple[int, bytes] | tuple[int, bytes, dict[str, str]] | str | None
+Behaviour = Callable[[str, bytes], Answer]
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -62,14 +70,27 @@ class Recorder:
                 with recorder.lock:
                     recorder.requests += 1
                 answer = recorder.behaviour(self.path, body) if recorder.behaviour else None
-                if answer is None:
+                if answer == HANG_UP:
+                    self.close_connection = True
+                    return
+                if answer is None or answer == CUT:
                     with recorder.lock:
                         recorder.accepted.append((self.path, body))
-                    status, payload = 200, b'{"ok": true}'
-                else:
-                    status, payload = answer
+                status, payload, headers = 200, b'{"ok": true}', {}
+                if isinstance(answer, tuple):
+                    status, payload = answer[0], answer[1]
+                    headers = answer[2] if len(answer) == 3 else {}
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                if answer == CUT:  # promise a body, send a tenth of it, hang up
+                    self.send_header("Content-Length", "100")
+                    self.end_headers()
+                    self.wfile.write(b'{"ok": tr')
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -15,7 +15,7 @@ from app.api import create_app
 from app.relay.config import DownstreamError, load_downstreams
 from app.settings import Settings
 from tests.conftest import FIXTURES
-from tests.downstream import Recorder, recording_downstream
+from tests.downstream import Answer, Recorder, recording_downstream
 from tests.server import free_port
 
 LINE = (
@@ -71,15 +71,10 @@ def test_delivers_the_enriched_batch(downstream: Recorder, fmt: str) -> None:
 def test_downstream_answers(
     status: int, headers: dict[str, str], answer: int, retry_after: str | None
 ) -> None:
-    def behaviour(path: str, body: bytes) -> tuple[int, bytes]:
-        return status, b'{"reason": "downstream says no"}'
+    def behaviour(path: str, body: bytes) -> Answer:
+        return status, b'{"reason": "downstream says no"}', headers  # a Retry-After is honoured
 
     with recording_downstream(behaviour) as recorder, client_for(forward_url=recorder.url) as c:
-        if headers:  # a downstream Retry-After is honoured
-            recorder.behaviour = None
-            recorder.stop()
-            recorder.behaviour = behaviour
-            _serve_with_headers(recorder, status, headers)
         response = forward(c)
         assert response.status_code == answer
         assert response.headers.get("retry-after") == retry_after
@@ -87,29 +82,6 @@ def test_downstream_answers(
         assert f"{status}" in response.json()["detail"]
         if answer == 400:
             assert "downstream says no" in response.json()["detail"]
-
-
-def _serve_with_headers(recorder: Recorder, status: int, headers: dict[str, str]) -> None:
-    """Restart the recorder so that it answers with extra headers."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    recorder.server = ThreadingHTTPServer(("127.0.0.1", recorder.port), Handler)
-    threading.Thread(target=recorder.server.serve_forever, daemon=True).start()
 
 
 def test_refused_connection_and_timeout_are_retryable() -> None:
