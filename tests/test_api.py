@@ -2,7 +2,9 @@
 
 import gzip
 import shutil
-from collections.abc import Iterator
+import statistics
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import zstandard
 from fastapi.testclient import TestClient
 
 from app.api import create_app
+from app.api.security import token_ok
 from app.settings import Settings
 from tests.conftest import FIXTURES
 from tests.payloads import PAYLOADS, Payload, assert_round_trip, compress, decode_response, input_records
@@ -138,6 +141,33 @@ def test_auth() -> None:
         assert c.get("/readyz").status_code == 200
         metrics = c.get("/metrics", headers={"authorization": "Bearer s3cret"}).text
         assert 'logenrich_rejected_requests_total{reason="auth"} 6.0' in metrics
+
+
+def _position_leak(check: Callable[[str | None, str], bool], token: str) -> float:
+    """Median time of a guess wrong at its last character minus one wrong at its first, in
+    seconds: what an attacker timing the check would learn about a prefix."""
+    early = "Bearer " + "!" + token[1:]
+    late = "Bearer " + token[:-1] + "!"
+    diffs = []
+    for _ in range(300):
+        t0 = time.perf_counter()
+        check(early, token)
+        t1 = time.perf_counter()
+        check(late, token)
+        t2 = time.perf_counter()
+        diffs.append((t2 - t1) - (t1 - t0))
+    return statistics.median(diffs)
+
+
+def test_timing_probed_tokens_learn_nothing() -> None:
+    token = "t" * (1024 * 1024)  # long, so that a comparison that stops early shows
+
+    def naive(header: str | None, secret: str) -> bool:
+        return (header or "").partition(" ")[2].encode() == secret.encode()
+
+    leak_of_naive = _position_leak(naive, token)
+    assert leak_of_naive > 20e-6  # the probe does see an early-exit comparison
+    assert abs(_position_leak(token_ok, token)) < leak_of_naive / 4
 
 
 def test_metrics_that_matter(client: TestClient) -> None:

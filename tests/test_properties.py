@@ -1,13 +1,19 @@
-"""Hypothesis properties of enrichment: count and order kept, input untouched, idempotent, total."""
+"""Hypothesis properties of enrichment: count and order kept, input untouched, idempotent, total;
+and the same over the wire, in every framing and encoding."""
 
 import copy
 from typing import Any
 
+import msgpack
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.check import load_table, rule_paths
+from app.codecs import Limits, decompress
 from app.enrich import Enricher, EnrichOptions
+from app.pipeline import process_body
+from tests.payloads import assert_round_trip, compress, decode_response
 
 TABLE = load_table(rule_paths(None))
 ENRICHERS = {
@@ -95,3 +101,68 @@ def test_known_lines_survive_decoration(line: str, decoration: str) -> None:
     ENRICHERS["default"].enrich_record(plain)
     ENRICHERS["default"].enrich_record(decorated)
     assert decorated["enrichment"]["classification"] == plain["enrichment"]["classification"]
+
+
+wire_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+) | st.text(max_size=20)
+wire_values = st.recursive(
+    wire_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+wire_records = st.builds(
+    lambda key, message, extra: {**extra, key: message},
+    st.sampled_from(["message", "log", "msg"]),
+    messages,
+    st.dictionaries(st.sampled_from(["host", "n", "kubernetes", "timestamp"]), wire_values, max_size=3),
+)
+FRAMINGS = {"json": "application/json", "ndjson": "application/x-ndjson", "msgpack": "application/msgpack"}
+
+
+def _frame(records: list[Any], framing: str) -> bytes:
+    if framing == "json":
+        return orjson.dumps(records)
+    if framing == "ndjson":
+        return b"".join(orjson.dumps(r) + b"\n" for r in records)
+    return b"".join(msgpack.packb([[1_764_331_200, {}], r]) for r in records)  # Fluent Bit events
+
+
+@given(
+    st.lists(wire_records, min_size=1, max_size=20),
+    st.sampled_from(sorted(FRAMINGS)),
+    st.sampled_from(["identity", "gzip", "deflate", "zstd", "snappy"]),
+    st.sampled_from([None, "gzip", "zstd"]),
+)
+def test_wire_round_trip_in_every_framing_and_encoding(
+    records: list[Any], framing: str, encoding: str, answer_encoding: str | None
+) -> None:
+    body = compress(_frame(records, framing), encoding)
+    processed = process_body(
+        body,
+        content_type=FRAMINGS[framing],
+        content_encoding=None if encoding == "identity" else encoding,
+        accept=None,
+        accept_encoding=answer_encoding,
+        enricher=ENRICHERS["default"],
+        limits=Limits(1 << 24, 1 << 26, 100_000),
+    )
+    assert processed.media_type.startswith(FRAMINGS[framing])
+    assert processed.encoding == (answer_encoding or "identity")
+    answer = decode_response(decompress(processed.body, answer_encoding, 1 << 26)[0], processed.media_type)
+    sent = [[[1_764_331_200, {}], r] for r in records] if framing == "msgpack" else records
+    assert_round_trip(sent, answer)
+    # enriching the answer again changes nothing (idempotent over the wire too)
+    again = process_body(
+        decompress(processed.body, answer_encoding, 1 << 26)[0],
+        content_type=processed.media_type,
+        content_encoding=None,
+        accept=None,
+        accept_encoding=None,
+        enricher=ENRICHERS["default"],
+        limits=Limits(1 << 24, 1 << 26, 100_000),
+    )
+    assert decode_response(again.body, again.media_type) == answer
