@@ -40,7 +40,7 @@ import orjson
 
 from app.codecs import compress
 from benchmarks.engine import real_lines, vector_batch
-from tests.server import free_port
+from tests.server import free_port, rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = 1000
@@ -199,13 +199,6 @@ def open_loop(url: str, mix: list[Payload], seconds: float, rate: float, clients
     for t in threads:
         t.join()
     return tally
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def sample_rss(pid: int, stop: threading.Event, into: list[tuple[float, int]]) -> None:

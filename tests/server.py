@@ -23,6 +23,14 @@ def free_port() -> int:
         return port
 
 
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 @dataclass
 class Server:
     url: str

@@ -3,7 +3,6 @@ and time and memory stay bounded."""
 
 import socket
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -11,7 +10,7 @@ import orjson
 import pytest
 
 from tests.payloads import compress
-from tests.server import running_server
+from tests.server import rss_kib, running_server
 from tests.test_enrich import OVERSIZED_NUMBERS
 
 LINE = "[W 2022-03-10 17:25:19.774 JupyterHub base:1349] Failing suspected API request to not-running server: /u/x"
@@ -30,25 +29,18 @@ def post(server: Any, body: bytes, content_type: str = "application/json", **hea
     )
 
 
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "zstd", "snappy"])
 def test_compression_bombs_are_refused_within_the_limit(server: Any, encoding: str) -> None:
     inflated = b"[" + b" " * (512 * 1024 * 1024) + b"]"  # 512 MiB of JSON white space
     bomb = compress(inflated, encoding)
     del inflated
     assert encoding == "snappy" or len(bomb) * 1000 < 512 * 1024 * 1024  # > 1000:1 (snappy caps at ~21:1)
-    before = _rss_kib(server.process.pid)
+    before = rss_kib(server.process.pid)
     started = time.monotonic()
     response = post(server, bomb, **{"content-encoding": encoding})
     assert response.status_code == 413, response.text
     assert time.monotonic() - started < 10
-    assert _rss_kib(server.process.pid) - before < 64 * 1024  # never near the 512 MiB it inflates to
+    assert rss_kib(server.process.pid) - before < 64 * 1024  # never near the 512 MiB it inflates to
 
 
 def test_deeply_nested_json(server: Any) -> None:
