@@ -346,7 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-body-bytes", type=int)
     serve.add_argument("--max-decompressed-bytes", type=int)
     serve.add_argument("--max-records", type=int)
-    serve.add_argument("--max-pending", type=int, help="requests in progress before 503 (default 32)")
+    serve.add_argument("--max-pending", type=int, help="requests in progress before 503 (default 8)")
+    serve.add_argument(
+        "--max-buffered-bytes",
+        type=int,
+        help="request-body bytes held over all requests before 503 (128 MiB)",
+    )
     serve.add_argument("--retry-after", type=int)
     serve.add_argument("--body-timeout", type=float, help="seconds to receive a body before 408 (default 30)")
     serve.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (prefer LOGENRICH_TOKEN)")

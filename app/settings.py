@@ -4,7 +4,7 @@
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.codecs import Limits
@@ -39,7 +39,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(16 * MiB, ge=1024)
     max_decompressed_bytes: int = Field(64 * MiB, ge=1024)
     max_records: int = Field(100_000, ge=1)
-    max_pending: int = Field(32, ge=1, description="requests decoding or enriching at once before 503")
+    # the work is CPU-bound on one event loop: more requests in progress only add latency
+    max_pending: int = Field(8, ge=1, description="requests decoding or enriching at once before 503")
+    max_buffered_bytes: int = Field(
+        128 * MiB, ge=1024, description="request-body bytes held at once over all requests before 503"
+    )
     retry_after: int = Field(1, ge=1, description="seconds, in Retry-After on 429/503")
     body_timeout: float = Field(
         30.0, gt=0, description="seconds a client may take to send its body (then 408)"
@@ -64,6 +68,12 @@ class Settings(BaseSettings):
     # the service's own log
     log_level: str = "info"
     access_log: bool = True
+
+    @model_validator(mode="after")
+    def _one_body_fits(self) -> "Settings":
+        if self.max_buffered_bytes < self.max_body_bytes:
+            raise ValueError("max_buffered_bytes must be at least max_body_bytes, or a full body never fits")
+        return self
 
     @field_validator("rules", "message_fields", mode="before")
     @classmethod

@@ -3,6 +3,7 @@ and time and memory stay bounded."""
 
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -158,6 +159,42 @@ def test_content_length_that_lies(server: Any) -> None:
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert time.monotonic() - started < 5
     assert post(server, b"[]").status_code == 200  # and the server is fine afterwards
+
+
+def test_bodies_in_flight_share_a_memory_budget(tmp_path: Path) -> None:
+    """Many large bodies at once get 503 past --max-buffered-bytes, and the budget comes back."""
+    mib = 1024 * 1024
+    args = (
+        "--max-body-bytes",
+        str(mib),
+        "--max-buffered-bytes",
+        str(mib + mib // 2),
+        "--reload-interval",
+        "0",
+    )
+    body = orjson.dumps([{"message": "x" * 1000}] * 880)  # ~870 KiB: two do not fit in 1.5 MiB
+    with running_server(*args, tmp_path=tmp_path) as s:
+        holder = socket.create_connection(("127.0.0.1", s.port))
+        holder.sendall(
+            b"POST /v1/enrich HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body[:-10]  # all but its last bytes
+        )
+        try:
+            deadline = time.monotonic() + 5
+            while True:  # the server takes the held bytes in as they arrive
+                response = post(s, body)
+                if response.status_code == 503 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "1"
+            assert "request bodies" in response.json()["detail"]
+        finally:
+            holder.close()  # a sender that goes away gives its bytes back
+        deadline = time.monotonic() + 5
+        while post(s, body).status_code != 200:
+            assert time.monotonic() < deadline, "the budget was not given back"
+            time.sleep(0.05)
 
 
 def test_huge_array_is_refused_by_count(server: Any) -> None:

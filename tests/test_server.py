@@ -71,31 +71,62 @@ def test_json_logs_without_record_contents(server: Any) -> None:
 
 
 def test_overload_answers_503_with_retry_after(tmp_path: Path) -> None:
+    line = orjson.loads(PAYLOADS[0].body)[0]
+    big = compress(orjson.dumps([line] * 30_000), "gzip")  # a second or so of work in a worker thread
     with running_server(
         "--max-pending", "1", "--retry-after", "3", "--reload-interval", "0", tmp_path=tmp_path
     ) as s:
-        # request A holds the only slot: its headers are in, its body is not
-        slow = socket.create_connection(("127.0.0.1", s.port))
-        slow.sendall(
-            b"POST /v1/enrich HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b'Content-Length: 17\r\n\r\n[{"message"'
-        )
-        deadline = time.monotonic() + 5
-        while True:
+        result: dict[str, Any] = {}
+
+        def busy() -> None:  # holds the only place while it is decoded and enriched
+            result["busy"] = httpx.post(
+                s.url + "/v1/enrich",
+                content=big,
+                headers={"content-type": "application/json", "content-encoding": "gzip"},
+                timeout=120,
+            )
+
+        worker = threading.Thread(target=busy)
+        worker.start()
+        deadline = time.monotonic() + 10
+        while worker.is_alive() and time.monotonic() < deadline:
             response = httpx.post(
                 s.url + "/v1/enrich", content=b"[]", headers={"content-type": "application/json"}
             )
-            if response.status_code == 503 or time.monotonic() > deadline:
+            if response.status_code == 503:
                 break
-            time.sleep(0.02)
+            time.sleep(0.01)
+        worker.join()
         assert response.status_code == 503
         assert response.headers["retry-after"] == "3"
         assert response.headers["content-type"] == "application/problem+json"
-        slow.sendall(b':"a"}]')
-        answer = slow.recv(65536)
-        slow.close()
-        assert answer.startswith(b"HTTP/1.1 200")
+        assert result["busy"].status_code == 200
         assert httpx.post(s.url + "/v1/enrich", content=b"[]").status_code == 200
+
+
+def test_slow_senders_hold_no_place(tmp_path: Path) -> None:
+    """A sender still sending after the grace period gives its place back: a few slow senders
+    cannot shut everyone else out, and are served once their bodies are in."""
+    with running_server("--max-pending", "1", "--reload-interval", "0", tmp_path=tmp_path) as s:
+        slow = []
+        try:
+            for _ in range(2):  # each takes the only place, then is set aside after the grace period
+                sock = socket.create_connection(("127.0.0.1", s.port))
+                sock.sendall(
+                    b"POST /v1/enrich HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b'Content-Length: 17\r\n\r\n[{"message"'
+                )
+                slow.append(sock)
+                time.sleep(2.5)
+            for _ in range(5):
+                response = httpx.post(s.url + "/v1/enrich", content=b'[{"message": "x"}]', timeout=5)
+                assert response.status_code == 200, response.text
+            for sock in slow:
+                sock.sendall(b':"a"}]')
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        finally:
+            for sock in slow:
+                sock.close()
 
 
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])  # gzip: a small body that decodes large

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import __version__
 from app.api.routes import DOCUMENTED_MODELS, reload_tables, router
-from app.api.state import Admission, Service
+from app.api.state import Admission, BodyBudget, Service
 from app.metrics import Metrics
 from app.relay.forwarder import Forwarder
 from app.settings import Settings
@@ -123,7 +123,13 @@ def create_app(settings: Settings) -> FastAPI:
         tables = TableHolder(list(settings.rules), settings.builtin, settings.enrich_options)
         metrics = Metrics()
         metrics.set_table(tables.current.table)
-        service = Service(settings, tables, metrics, Admission(settings.max_pending))
+        service = Service(
+            settings,
+            tables,
+            metrics,
+            Admission(settings.max_pending),
+            BodyBudget(settings.max_buffered_bytes),
+        )
         downstreams, default = settings.downstreams()
         if downstreams:
             service.forwarder = Forwarder(downstreams, default, settings.retry_after)

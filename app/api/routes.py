@@ -1,5 +1,6 @@
 """Thin route handlers: read the body, hand it to the pipeline in a worker thread, answer."""
 
+import asyncio
 import dataclasses
 import time
 from typing import Any
@@ -12,7 +13,7 @@ from starlette.responses import Response
 from app.api.problems import codec_problem, overloaded, problem
 from app.api.schemas import EnrichedRecord, Health, LogRecord, Problem, Ready, ReloadAnswer
 from app.api.security import Authorized, MetricsAuthorized, ServiceDep
-from app.api.state import Service
+from app.api.state import BodyBudget, Place, Service
 from app.codecs import CodecError
 from app.export_json import export_table
 from app.pipeline import Processed, process_body
@@ -87,25 +88,63 @@ class BodyTimeout(Exception):
     """The client did not send its whole body in time (a slow or lying client)."""
 
 
-async def read_body(request: Request, limit: int, timeout: float) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes or takes `timeout` seconds."""
+# seconds a request may take to send its body before it gives its admission place back
+SLOW_SENDER_GRACE = 2.0
+
+
+class BudgetExceeded(Exception):
+    """Taking this body would pass the bytes all requests may hold at once."""
+
+
+async def read_body(request: Request, limit: int, timeout: float, budget: BodyBudget) -> bytes:
+    """The request body, refused as soon as it passes `limit` bytes, takes `timeout` seconds or
+    finds the shared budget spent. On success the body's bytes stay taken from the budget (the
+    caller gives them back); on any failure they are given back here."""
     chunks: list[bytes] = []
     size = 0
     try:
         with anyio.fail_after(timeout):
             async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
+                if size + len(chunk) > limit:
                     raise CodecError("too_large", f"the body is larger than {limit} bytes", {"limit": limit})
+                if not budget.take(len(chunk)):
+                    raise BudgetExceeded
+                size += len(chunk)
                 chunks.append(chunk)
     except TimeoutError as exc:
+        budget.give_back(size)
         raise BodyTimeout(f"the body did not arrive within {timeout:g} s ({size} bytes received)") from exc
+    except BaseException:
+        budget.give_back(size)
+        raise
     return b"".join(chunks)
 
 
 def _too_large_declared(request: Request, limit: int) -> bool:
     declared = request.headers.get("content-length", "")
     return declared.isdigit() and int(declared) > limit
+
+
+async def _receive(request: Request, service: Service, place: Place) -> bytes | Response:
+    """The body, or the answer when it cannot be had; a sender still sending after the grace
+    period is set aside, so that it holds no place while it dawdles."""
+    settings = service.settings
+    metrics = service.metrics
+    grace = asyncio.get_running_loop().call_later(SLOW_SENDER_GRACE, place.set_aside)
+    try:
+        return await read_body(request, settings.max_body_bytes, settings.body_timeout, service.bodies)
+    except CodecError as error:
+        metrics.rejected.labels("too_large").inc()
+        return codec_problem(error)
+    except BodyTimeout as error:
+        metrics.rejected.labels("body_timeout").inc()
+        return problem(408, str(error), "body_timeout", headers={"Connection": "close"})
+    except BudgetExceeded:
+        metrics.rejected.labels("overload").inc()
+        detail = "the service holds as many request bodies as it may; retry later"
+        return overloaded(settings.retry_after, detail)
+    finally:
+        grace.cancel()
 
 
 async def _process(
@@ -118,53 +157,56 @@ async def _process(
     if _too_large_declared(request, settings.max_body_bytes):
         metrics.rejected.labels("too_large").inc()
         return problem(413, f"the body is larger than {settings.max_body_bytes} bytes", "too_large")
-    if not service.admission.try_enter():
+    place = Place(service.admission)
+    if not place.enter():
         metrics.rejected.labels("overload").inc()
         return overloaded(settings.retry_after)
     try:
+        received = await _receive(request, service, place)
+        if isinstance(received, Response):
+            return received
+        body = received
         try:
-            body = await read_body(request, settings.max_body_bytes, settings.body_timeout)
-        except CodecError as error:
-            metrics.rejected.labels("too_large").inc()
-            return codec_problem(error)
-        except BodyTimeout as error:
-            metrics.rejected.labels("body_timeout").inc()
-            return problem(408, str(error), "body_timeout", headers={"Connection": "close"})
-        headers = request.headers
-        enricher = service.tables.current  # one whole table for the whole batch
+            if not place.come_back():  # a slow sender set aside finds no free place
+                metrics.rejected.labels("overload").inc()
+                return overloaded(settings.retry_after)
+            headers = request.headers
+            enricher = service.tables.current  # one whole table for the whole batch
 
-        def work() -> tuple[Processed, Prepared | None]:
-            processed = process_body(
-                body,
-                content_type=headers.get("content-type"),
-                content_encoding=headers.get("content-encoding"),
-                accept=headers.get("accept"),
-                accept_encoding=headers.get("accept-encoding"),
-                enricher=enricher,
-                limits=settings.limits,
-                respond=downstream is None,
-            )
-            if downstream is None:
-                return processed, None
-            records, results = processed.batch.records, processed.results
-            return processed, prepare(
-                downstream, records, results, enricher.options, _message_getter(enricher)
-            )
+            def work() -> tuple[Processed, Prepared | None]:
+                processed = process_body(
+                    body,
+                    content_type=headers.get("content-type"),
+                    content_encoding=headers.get("content-encoding"),
+                    accept=headers.get("accept"),
+                    accept_encoding=headers.get("accept-encoding"),
+                    enricher=enricher,
+                    limits=settings.limits,
+                    respond=downstream is None,
+                )
+                if downstream is None:
+                    return processed, None
+                records, results = processed.batch.records, processed.results
+                return processed, prepare(
+                    downstream, records, results, enricher.options, _message_getter(enricher)
+                )
 
-        try:
-            if _runs_inline(body, headers.get("content-encoding")):
-                processed, prepared = work()
-            else:
-                processed, prepared = await anyio.to_thread.run_sync(work, limiter=service.cpu)
-        except CodecError as error:
-            metrics.decode_errors.labels(error.kind).inc()
-            return codec_problem(error)
-        metrics.batches.labels(processed.batch.framing, processed.batch.encoding).inc()
-        metrics.bytes.labels(processed.batch.framing, processed.batch.encoding).inc(len(body))
-        metrics.count_results(processed.results)
-        return processed, prepared
+            try:
+                if _runs_inline(body, headers.get("content-encoding")):
+                    processed, prepared = work()
+                else:
+                    processed, prepared = await anyio.to_thread.run_sync(work, limiter=service.cpu)
+            except CodecError as error:
+                metrics.decode_errors.labels(error.kind).inc()
+                return codec_problem(error)
+            metrics.batches.labels(processed.batch.framing, processed.batch.encoding).inc()
+            metrics.bytes.labels(processed.batch.framing, processed.batch.encoding).inc(len(body))
+            metrics.count_results(processed.results)
+            return processed, prepared
+        finally:
+            service.bodies.give_back(len(body))
     finally:
-        service.admission.leave()
+        place.release()
 
 
 def _message_getter(enricher: Any) -> Any:

@@ -11,12 +11,18 @@ from app.tables import TableHolder
 
 
 class Admission:
-    """Load shedding: at most `limit` requests decode or enrich at once; the rest get 503 at once
-    instead of queueing until the shipper's timeout."""
+    """Load shedding: at most `limit` requests receive, decode or enrich their batch at once; the
+    rest get 503 at once instead of queueing until the shipper's timeout.
 
-    def __init__(self, limit: int) -> None:
+    A request still receiving its body after a grace period is set aside: it gives its place back
+    and waits among at most `slow_limit` slow ones, then needs a free place again once its body is
+    in. A few slow senders therefore cannot hold every place."""
+
+    def __init__(self, limit: int, slow_limit: int | None = None) -> None:
         self.limit = limit
+        self.slow_limit = 8 * limit if slow_limit is None else slow_limit
         self.in_flight = 0
+        self.slow = 0
 
     def try_enter(self) -> bool:
         if self.in_flight >= self.limit:
@@ -27,6 +33,68 @@ class Admission:
     def leave(self) -> None:
         self.in_flight -= 1
 
+    def set_aside(self) -> bool:
+        if self.slow >= self.slow_limit:
+            return False
+        self.in_flight -= 1
+        self.slow += 1
+        return True
+
+    def come_back(self) -> bool:
+        """From the slow ones back to a place; False (and out of both) when none is free."""
+        self.slow -= 1
+        return self.try_enter()
+
+    def drop_aside(self) -> None:
+        self.slow -= 1
+
+
+class Place:
+    """One request's hold on the admission, wherever it is."""
+
+    def __init__(self, admission: Admission) -> None:
+        self.admission = admission
+        self.state = "out"  # out | in | aside
+
+    def enter(self) -> bool:
+        if self.admission.try_enter():
+            self.state = "in"
+        return self.state == "in"
+
+    def set_aside(self) -> None:
+        if self.state == "in" and self.admission.set_aside():
+            self.state = "aside"
+
+    def come_back(self) -> bool:
+        if self.state == "aside":
+            self.state = "in" if self.admission.come_back() else "out"
+        return self.state == "in"
+
+    def release(self) -> None:
+        if self.state == "in":
+            self.admission.leave()
+        elif self.state == "aside":
+            self.admission.drop_aside()
+        self.state = "out"
+
+
+class BodyBudget:
+    """Bytes of request bodies held at once, received or on their way in: past `limit` the
+    request gets 503, so that many senders together cannot run the service out of memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def take(self, size: int) -> bool:
+        if self.held + size > self.limit:
+            return False
+        self.held += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.held -= size
+
 
 @dataclass
 class Service:
@@ -34,6 +102,7 @@ class Service:
     tables: TableHolder
     metrics: Metrics
     admission: Admission
+    bodies: BodyBudget
     # CPU-bound work runs in worker threads so the event loop keeps answering /healthz;
     # two threads are enough to overlap I/O with work without GIL thrashing.
     cpu: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
