@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 
-.PHONY: install run enrich-sample test lint format typecheck check bench readme-catalog vector-inline clean
+.PHONY: install run enrich-sample test lint format typecheck check bench soak readme-catalog vector-inline clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || "$$(scripts/find-python)" -m venv $(VENV)
@@ -47,7 +47,12 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.coverage
 	$(BIN)/python -m benchmarks.vrl
 	$(BIN)/python -m benchmarks.linear
+	$(BIN)/python -m benchmarks.scaling
 	$(BIN)/python -m benchmarks.service
+
+## The 10-minute soak and overload run (needs Debian's wrk).
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak
 
 ## Regenerate the catalog table in README.md from the rule files.
 readme-catalog: $(STAMP)

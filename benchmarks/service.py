@@ -1,6 +1,9 @@
 """/v1/enrich against an echo server on the same stack, side by side: same batches, same load
 generator (wrk, pinned to its own core with taskset, servers on the other), alternating rounds,
-medians. Prints records/s, MiB/s and latency percentiles, and checks the answers.
+medians. Prints records/s, MiB/s and latency percentiles at full load (4 connections) and at half
+of each server's own capacity (2 connections paced by wrk's delay() to half the full-load rate),
+then the same for `serve --workers 2` (both cores, so wrk shares one with it). Checks the
+answers and that no run had an error.
 
     .venv/bin/python -m benchmarks.service [--rounds 3] [--seconds 8] [--records 1000]
 
@@ -33,6 +36,8 @@ wrk.headers["Content-Type"] = "application/json"
 local f = io.open(os.getenv("BATCH_FILE"), "rb")
 wrk.body = f:read("*a")
 f:close()
+local pause = tonumber(os.getenv("DELAY_MS") or "0")
+function delay() return pause end
 """
 
 
@@ -85,11 +90,34 @@ def wrk(
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors_socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "rps": rps,
+        "socket_errors": float(sum(map(int, errors_socket.groups()))) if errors_socket else 0.0,
         "p50": pct("50"),
         "p99": pct("99"),
         "errors": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def check(url: str, batch: bytes, count: int) -> None:
+    answer = httpx.post(url, content=batch, timeout=30)
+    records = answer.json()
+    assert answer.status_code == 200 and len(records) == count and all("enrichment" in r for r in records)
+
+
+def measure(url: str, seconds: int, env: dict[str, str], script: str, core: str) -> dict[str, float]:
+    """Full load (4 connections), then half of the rate that reached, paced by delay()."""
+    full = wrk(url, seconds, 4, env, script, core)
+    pause_ms = 2 * 2 * 1000 / full["rps"]  # 2 connections, each at a quarter of the full rate
+    half = wrk(url, seconds, 2, {**env, "DELAY_MS": f"{pause_ms:.0f}"}, script, core)
+    return {
+        **full,
+        "half_rps": half["rps"],
+        "half_p50": half["p50"],
+        "half_p99": half["p99"],
+        "errors": full["errors"] + half["errors"],
+        "socket_errors": full["socket_errors"] + half["socket_errors"],
     }
 
 
@@ -109,41 +137,68 @@ def main() -> int:
     env = {**os.environ, "BATCH_FILE": str(tmp / "batch.json")}
     python = sys.executable
     echo_port, enrich_port = free_port(), free_port()
+
+    def serve(*extra: str) -> list[str]:
+        return [
+            python,
+            "-m",
+            "app.cli",
+            "serve",
+            "--port",
+            str(enrich_port),
+            "--reload-interval",
+            "0",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            *extra,
+        ]
+
     servers = {
         "echo": (start([python, "-m", "uvicorn", "benchmarks.echo_app:app", "--port", str(echo_port), "--log-level", "warning", "--no-access-log"], echo_port, "0"), f"http://127.0.0.1:{echo_port}/v1/enrich"),
-        "enrich": (start([python, "-m", "app.cli", "serve", "--port", str(enrich_port), "--reload-interval", "0", "--no-access-log", "--log-level", "warning"], enrich_port, "0"), f"http://127.0.0.1:{enrich_port}/v1/enrich"),
+        "enrich": (start(serve(), enrich_port, "0"), f"http://127.0.0.1:{enrich_port}/v1/enrich"),
     }  # fmt: skip
+    script = str(tmp / "post.lua")
     try:
-        answer = httpx.post(servers["enrich"][1], content=batch, timeout=30)
-        records = answer.json()
-        assert (
-            answer.status_code == 200
-            and len(records) == args.records
-            and all("enrichment" in r for r in records)
-        )
-        results: dict[str, dict[str, list[float]]] = {
-            name: {"rps": [], "p50": [], "p99": [], "errors": []} for name in servers
-        }
-        half: dict[str, list[float]] = {name: [] for name in servers}
+        check(servers["enrich"][1], batch, args.records)
+        results: dict[str, dict[str, list[float]]] = {name: {} for name in servers}
         for _ in range(args.rounds):
             for name, (_, url) in servers.items():
-                full = wrk(url, args.seconds, 4, env, str(tmp / "post.lua"), "1")
-                for key, value in full.items():
-                    results[name][key].append(value)
-                half[name].append(wrk(url, args.seconds, 1, env, str(tmp / "post.lua"), "1")["p99"])
-        mib = len(batch) / 2**20
-        print(f"{args.records}-record batches ({mib:.2f} MiB), one server process on core 0, wrk on core 1")
-        print(
-            f"{'server':<10}{'req/s':>8}{'records/s':>12}{'MiB/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'p99 1 conn':>12}"
+                for key, value in measure(url, args.seconds, env, script, "1").items():
+                    results[name].setdefault(key, []).append(value)
+        # the same service with two worker processes over both cores (wrk shares core 1 with one)
+        servers["enrich"][0].send_signal(signal.SIGTERM)
+        servers["enrich"][0].wait(timeout=20)
+        servers["enrich --workers 2"] = (
+            start(serve("--workers", "2"), enrich_port, "0,1"),
+            servers["enrich"][1],
         )
+        del servers["enrich"]
+        check(servers["enrich --workers 2"][1], batch, args.records)
+        results["enrich --workers 2"] = {}
+        for _ in range(args.rounds):
+            for key, value in measure(
+                servers["enrich --workers 2"][1], args.seconds, env, script, "1"
+            ).items():
+                results["enrich --workers 2"].setdefault(key, []).append(value)
+        mib = len(batch) / 2**20
+        print(
+            f"{args.records}-record batches ({mib:.2f} MiB); servers on core 0 (--workers 2: cores 0-1), wrk on core 1"
+        )
+        print(f"{'server':<20}{'req/s':>8}{'records/s':>12}{'MiB/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
+              f"{'half: req/s':>13}{'p50 ms':>9}{'p99 ms':>9}")  # fmt: skip
         med = {name: {k: statistics.median(v) for k, v in r.items()} for name, r in results.items()}
-        for name in servers:
-            m = med[name]
-            print(f"{name:<10}{m['rps']:>8.1f}{m['rps'] * args.records:>12,.0f}{m['rps'] * mib:>8.1f}{m['p50']:>9.1f}"
-                  f"{m['p99']:>9.1f}{statistics.median(half[name]):>12.1f}")  # fmt: skip
-        print(f"enrich / echo: {med['enrich']['rps'] / med['echo']['rps']:.2f}x")
-        assert med["enrich"]["errors"] == 0, "non-2xx answers under load"
-        print(json.dumps({"ratio": round(med["enrich"]["rps"] / med["echo"]["rps"], 3)}))
+        for name, m in med.items():
+            print(f"{name:<20}{m['rps']:>8.1f}{m['rps'] * args.records:>12,.0f}{m['rps'] * mib:>8.1f}{m['p50']:>9.1f}"
+                  f"{m['p99']:>9.1f}{m['half_rps']:>13.1f}{m['half_p50']:>9.1f}{m['half_p99']:>9.1f}")  # fmt: skip
+        ratio = med["enrich"]["rps"] / med["echo"]["rps"]
+        ratio2 = med["enrich --workers 2"]["rps"] / med["echo"]["rps"]
+        print(f"enrich / echo: {ratio:.2f}x; enrich --workers 2 / echo (one process): {ratio2:.2f}x")
+        for name, m in med.items():
+            assert m["errors"] == 0 and m["socket_errors"] == 0, f"{name}: errors under load"
+            assert m["half_rps"] <= 0.6 * m["rps"], f"{name}: the half-load run was not at half load"
+        print(json.dumps({"ratio": round(ratio, 3), "ratio_workers_2": round(ratio2, 3),
+                          "p99_half_ms": med["enrich"]["half_p99"]}))  # fmt: skip
     finally:
         for process, _ in servers.values():
             process.send_signal(signal.SIGTERM)
