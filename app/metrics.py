@@ -118,19 +118,13 @@ class Metrics:
 
     def count_results(self, results: list[Result]) -> None:
         """Count a batch's outcomes: one increment per distinct label set, not one per record."""
-        tally: Tally[tuple[str, str, str]] = Tally()
-        passthrough = 0
-        for result in results:
+        for result, count in Tally(results).items():  # a few distinct results per batch
             if result.outcome == "passthrough":
-                passthrough += 1
+                self.passthrough.inc(count)
             else:
-                tally[
-                    (result.classification or "", result.category or "none", result.severity or "unknown")
-                ] += 1
-        for labels, count in tally.items():
-            self.records.labels(*labels).inc(count)
-        if passthrough:
-            self.passthrough.inc(passthrough)
+                self.records.labels(
+                    result.classification or "", result.category or "none", result.severity or "unknown"
+                ).inc(count)
 
     def render(self) -> bytes:
         if multiprocess():

@@ -124,7 +124,7 @@ def test_odd_records_never_fail_the_batch(client: TestClient) -> None:
     assert records[1:] == [1, "s", None, [1], {"message": 5}, {"log": {"nested": True}}]
     assert records[0]["enrichment"]["classification"] == "jupyterhub.proxy.not-running-server"
     metrics = client.get("/metrics").text
-    assert "logenrich_passthrough_records_total" in metrics
+    assert "logenrich_passthrough_records_total 6.0" in metrics
 
 
 def test_auth() -> None:
