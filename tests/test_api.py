@@ -168,7 +168,7 @@ def test_timing_probed_tokens_learn_nothing() -> None:
 
     leak_of_naive = _position_leak(naive, token)
     assert leak_of_naive > 20e-6  # the probe does see an early-exit comparison
-    assert abs(_position_leak(token_ok, token)) < leak_of_naive / 4
+    assert abs(_position_leak(token_ok, token)) < leak_of_naive / 2  # an early exit would show all of it
 
 
 def test_metrics_that_matter(client: TestClient) -> None:
