@@ -48,5 +48,8 @@ def codec_problem(error: CodecError) -> Response:
     return problem(STATUS_OF_KIND[error.kind], error.detail, error.kind, error.where)
 
 
-def overloaded(retry_after: int, detail: str = "the service is at capacity; retry later") -> Response:
+AT_CAPACITY = "the service is at capacity; retry later"
+
+
+def overloaded(retry_after: int, detail: str = AT_CAPACITY) -> Response:
     return problem(503, detail, "overloaded", headers={"Retry-After": str(retry_after)})

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.api.problems import codec_problem, overloaded, problem
+from app.api.problems import AT_CAPACITY, codec_problem, overloaded, problem
 from app.api.schemas import EnrichedRecord, Health, LogRecord, Problem, Ready, ReloadAnswer
 from app.api.security import Authorized, MetricsAuthorized, ServiceDep
 from app.api.state import BodyBudget, Place, Service
@@ -111,11 +111,12 @@ async def read_body(request: Request, limit: int, timeout: float, budget: BodyBu
                     raise BudgetExceeded
                 size += len(chunk)
                 chunks.append(chunk)
-    except TimeoutError as exc:
+    except BaseException as exc:
         budget.give_back(size)
-        raise BodyTimeout(f"the body did not arrive within {timeout:g} s ({size} bytes received)") from exc
-    except BaseException:
-        budget.give_back(size)
+        if isinstance(exc, TimeoutError):
+            raise BodyTimeout(
+                f"the body did not arrive within {timeout:g} s ({size} bytes received)"
+            ) from exc
         raise
     return b"".join(chunks)
 
@@ -123,6 +124,12 @@ async def read_body(request: Request, limit: int, timeout: float, budget: BodyBu
 def _too_large_declared(request: Request, limit: int) -> bool:
     declared = request.headers.get("content-length", "")
     return declared.isdigit() and int(declared) > limit
+
+
+def _shed(service: Service, detail: str = AT_CAPACITY) -> Response:
+    """503 + Retry-After: the shipper keeps the batch and sends it again later."""
+    service.metrics.rejected.labels("overload").inc()
+    return overloaded(service.settings.retry_after, detail)
 
 
 async def _receive(request: Request, service: Service, place: Place) -> bytes | Response:
@@ -140,9 +147,7 @@ async def _receive(request: Request, service: Service, place: Place) -> bytes | 
         metrics.rejected.labels("body_timeout").inc()
         return problem(408, str(error), "body_timeout", headers={"Connection": "close"})
     except BudgetExceeded:
-        metrics.rejected.labels("overload").inc()
-        detail = "the service holds as many request bodies as it may; retry later"
-        return overloaded(settings.retry_after, detail)
+        return _shed(service, "the service holds as many request bodies as it may; retry later")
     finally:
         grace.cancel()
 
@@ -159,8 +164,7 @@ async def _process(
         return problem(413, f"the body is larger than {settings.max_body_bytes} bytes", "too_large")
     place = Place(service.admission)
     if not place.enter():
-        metrics.rejected.labels("overload").inc()
-        return overloaded(settings.retry_after)
+        return _shed(service)
     try:
         received = await _receive(request, service, place)
         if isinstance(received, Response):
@@ -168,8 +172,7 @@ async def _process(
         body = received
         try:
             if not place.come_back():  # a slow sender set aside finds no free place
-                metrics.rejected.labels("overload").inc()
-                return overloaded(settings.retry_after)
+                return _shed(service)
             headers = request.headers
             enricher = service.tables.current  # one whole table for the whole batch
 

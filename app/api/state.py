@@ -14,13 +14,13 @@ class Admission:
     """Load shedding: at most `limit` requests receive, decode or enrich their batch at once; the
     rest get 503 at once instead of queueing until the shipper's timeout.
 
-    A request still receiving its body after a grace period is set aside: it gives its place back
-    and waits among at most `slow_limit` slow ones, then needs a free place again once its body is
-    in. A few slow senders therefore cannot hold every place."""
+    A request still receiving its body after a grace period is set aside (see `Place`): it gives
+    its place back and waits among at most `slow_limit` slow ones, then needs a free place again
+    once its body is in. A few slow senders therefore cannot hold every place."""
 
-    def __init__(self, limit: int, slow_limit: int | None = None) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.slow_limit = 8 * limit if slow_limit is None else slow_limit
+        self.slow_limit = 8 * limit
         self.in_flight = 0
         self.slow = 0
 
@@ -33,28 +33,13 @@ class Admission:
     def leave(self) -> None:
         self.in_flight -= 1
 
-    def set_aside(self) -> bool:
-        if self.slow >= self.slow_limit:
-            return False
-        self.in_flight -= 1
-        self.slow += 1
-        return True
-
-    def come_back(self) -> bool:
-        """From the slow ones back to a place; False (and out of both) when none is free."""
-        self.slow -= 1
-        return self.try_enter()
-
-    def drop_aside(self) -> None:
-        self.slow -= 1
-
 
 class Place:
-    """One request's hold on the admission, wherever it is."""
+    """One request's hold on the admission: out, in a place, or set aside."""
 
     def __init__(self, admission: Admission) -> None:
         self.admission = admission
-        self.state = "out"  # out | in | aside
+        self.state = "out"
 
     def enter(self) -> bool:
         if self.admission.try_enter():
@@ -62,19 +47,25 @@ class Place:
         return self.state == "in"
 
     def set_aside(self) -> None:
-        if self.state == "in" and self.admission.set_aside():
+        admission = self.admission
+        if self.state == "in" and admission.slow < admission.slow_limit:
+            admission.leave()
+            admission.slow += 1
             self.state = "aside"
 
     def come_back(self) -> bool:
+        """True when the request holds a place (again); a set-aside one finding none is out."""
         if self.state == "aside":
-            self.state = "in" if self.admission.come_back() else "out"
+            self.admission.slow -= 1
+            self.state = "out"
+            self.enter()
         return self.state == "in"
 
     def release(self) -> None:
         if self.state == "in":
             self.admission.leave()
         elif self.state == "aside":
-            self.admission.drop_aside()
+            self.admission.slow -= 1
         self.state = "out"
 
 
