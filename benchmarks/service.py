@@ -56,6 +56,11 @@ def start(command: list[str], port: int, core: str) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"server on {port} did not start")
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=20)
+
+
 def wrk(
     url: str, seconds: int, connections: int, env: dict[str, str], script: str, core: str
 ) -> dict[str, float]:
@@ -160,27 +165,23 @@ def main() -> int:
     }  # fmt: skip
     script = str(tmp / "post.lua")
     try:
+        results: dict[str, dict[str, list[float]]] = {}
+
+        def one_round(name: str, url: str) -> None:
+            for key, value in measure(url, args.seconds, env, script, "1").items():
+                results.setdefault(name, {}).setdefault(key, []).append(value)
+
         check(servers["enrich"][1], batch, args.records)
-        results: dict[str, dict[str, list[float]]] = {name: {} for name in servers}
-        for _ in range(args.rounds):
+        for _ in range(args.rounds):  # side by side: the two servers alternate
             for name, (_, url) in servers.items():
-                for key, value in measure(url, args.seconds, env, script, "1").items():
-                    results[name].setdefault(key, []).append(value)
+                one_round(name, url)
         # the same service with two worker processes over both cores (wrk shares core 1 with one)
-        servers["enrich"][0].send_signal(signal.SIGTERM)
-        servers["enrich"][0].wait(timeout=20)
-        servers["enrich --workers 2"] = (
-            start(serve("--workers", "2"), enrich_port, "0,1"),
-            servers["enrich"][1],
-        )
-        del servers["enrich"]
-        check(servers["enrich --workers 2"][1], batch, args.records)
-        results["enrich --workers 2"] = {}
+        process, url = servers.pop("enrich")
+        stop(process)
+        servers["enrich --workers 2"] = (start(serve("--workers", "2"), enrich_port, "0,1"), url)
+        check(url, batch, args.records)
         for _ in range(args.rounds):
-            for key, value in measure(
-                servers["enrich --workers 2"][1], args.seconds, env, script, "1"
-            ).items():
-                results["enrich --workers 2"].setdefault(key, []).append(value)
+            one_round("enrich --workers 2", url)
         mib = len(batch) / 2**20
         print(
             f"{args.records}-record batches ({mib:.2f} MiB); servers on core 0 (--workers 2: cores 0-1), wrk on core 1"
@@ -201,8 +202,7 @@ def main() -> int:
                           "p99_half_ms": med["enrich"]["half_p99"]}))  # fmt: skip
     finally:
         for process, _ in servers.values():
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
+            stop(process)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

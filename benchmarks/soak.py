@@ -133,20 +133,26 @@ class Tally:
     latencies: list[tuple[float, float]] = field(default_factory=list)  # (sent at, seconds)
     errors: list[str] = field(default_factory=list)
     records: int = 0
-    sent: int = 0
+    retried: int = 0  # 503s retried after their Retry-After
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def send(client: httpx.Client, url: str, payload: Payload, tally: Tally) -> None:
+def send(client: httpx.Client, url: str, payload: Payload, tally: Tally, retry_until: float = 0.0) -> None:
+    """One batch, checked; until `retry_until` (monotonic) a 503 is retried after its Retry-After,
+    as a shipper does."""
     started = time.monotonic()
     try:
         response = client.post(url, content=payload.body, headers=payload.headers)
+        while response.status_code == 503 and time.monotonic() < retry_until:
+            with tally.lock:
+                tally.retried += 1
+            time.sleep(int(response.headers.get("retry-after", "1")))
+            response = client.post(url, content=payload.body, headers=payload.headers)
         problem = check_answer(payload, response)
     except (httpx.TransportError, ValueError) as exc:  # no answer, or one that cannot be read
         problem = f"{payload.name}: {type(exc).__name__} {exc}"
     elapsed = time.monotonic() - started
     with tally.lock:
-        tally.sent += payload.count
         if problem:
             tally.errors.append(problem)
         else:
@@ -353,22 +359,11 @@ def main() -> int:
         #    them after Retry-After, so does this. Then every payload of the mix is answered in full.
         recovery = Tally()
         recovery_start = time.monotonic()
-        retried = 0
         with httpx.Client(timeout=120) as client:
             for payload in mix * 2:
-                while True:
-                    answer = client.post(url, content=payload.body, headers=payload.headers)
-                    if answer.status_code != 503 or time.monotonic() - recovery_start > 60:
-                        break
-                    retried += 1
-                    time.sleep(int(answer.headers.get("retry-after", "1")))
-                problem = check_answer(payload, answer)
-                if problem:
-                    recovery.errors.append(problem)
-                else:
-                    recovery.latencies.append((0.0, 0.0))
+                send(client, url, payload, recovery, retry_until=recovery_start + 60)
         failures += recovery.errors
-        print(f"recovery: {len(recovery.latencies)} of {len(mix) * 2} answers ok after {retried} retried 503s, "
+        print(f"recovery: {len(recovery.latencies)} of {len(mix) * 2} answers ok after {recovery.retried} retried 503s, "
               f"{len(recovery.errors)} errors, {time.monotonic() - recovery_start:.1f} s")  # fmt: skip
         if server.poll() is not None:
             failures.append(f"the server exited with {server.returncode}")
@@ -388,7 +383,7 @@ def main() -> int:
             "rss_mib": round(end / 1024, 1),
             "overload": shed,
             "recovery_errors": len(recovery.errors),
-            "recovery_retried_503": retried,
+            "recovery_retried_503": recovery.retried,
             "failures": failures[:20],
         }
         print(json.dumps(summary))
