@@ -150,8 +150,17 @@ def guard_keys(pattern: str) -> tuple[str, ...] | None:
     return _best(_guards(parsed.data, ignorecase))
 
 
+# Every character `\\s` takes in a str pattern (those of str.isspace); a test holds this list
+# against every code point of the running Python.
+SPACE_CHARS = frozenset(
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def _first_chars(items: Any) -> frozenset[str] | None:
-    """The characters a match of this sequence can start with, when the pattern makes that plain."""
+    """The characters a match of this sequence can start with, when the pattern makes that plain.
+    The empty string stands for the end of the text: in the set when a match may be empty there."""
     if not items:
         return None
     op, av = items[0]
@@ -164,9 +173,13 @@ def _first_chars(items: Any) -> frozenset[str] | None:
                 chars.add(chr(value))
             elif kind is sre.RANGE and value[1] - value[0] <= 64:
                 chars.update(chr(c) for c in range(value[0], value[1] + 1))
+            elif kind is sre.CATEGORY and value is sre.CATEGORY_SPACE:
+                chars.update(SPACE_CHARS)
             else:
-                return None  # negations, categories (\d, \w): not a small plain set
+                return None  # negations, \d, \w, wide ranges: not a small plain set
         return frozenset(chars)
+    if op is sre.AT and av is sre.AT_END:  # `$`: the end of the text, or a newline that ends it
+        return frozenset(("", "\n"))
     if op is sre.SUBPATTERN and not (av[1] & re.IGNORECASE):
         return _first_chars(list(av[3]))
     if op is sre.BRANCH:
@@ -177,8 +190,12 @@ def _first_chars(items: Any) -> frozenset[str] | None:
                 return None
             found |= sub
         return frozenset(found)
-    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and av[0] >= 1:
-        return _first_chars(list(av[2]))
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+        inner = _first_chars(list(av[2]))
+        if av[0] >= 1 or inner is None:
+            return inner
+        rest = _first_chars(items[1:])  # may repeat zero times: what follows can start the match
+        return None if rest is None else inner | rest
     return None
 
 

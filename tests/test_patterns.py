@@ -1,8 +1,13 @@
 """The accepted regex subset and the guard literals the prefilter uses."""
 
-import pytest
+import re
+import sys
 
-from app.patterns import check_pattern, guard_keys, is_anchored
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.patterns import SPACE_CHARS, check_pattern, first_chars, guard_keys, is_anchored
 from benchmarks import linear
 
 
@@ -73,3 +78,44 @@ def test_every_shipped_rule_matches_in_linear_time() -> None:
     A generous per-character budget; a superlinear rule grows ~64x here, not ~8x.
     """
     assert linear.main(["--small", "4096", "--large", "32768", "--budget-us", "20", "--slack", "4"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("pattern", "starts", "not_starts"),
+    [
+        (r"^Spawning (?P<user>\S+)", "S", "s"),
+        (r"^(?P<status>[45]\d\d) ", "45", "2x"),
+        (r"^\s*$", " \t\n\u3000", "ax"),  # a blank line: "" stands for the empty text
+        (r"^(?:a)?b", "ab", "c"),
+        (r"^x*$", "x\n", "y"),
+    ],
+)
+def test_first_chars(pattern: str, starts: str, not_starts: str) -> None:
+    chars = first_chars(pattern)
+    assert chars is not None
+    assert set(starts) <= chars and not set(not_starts) & chars
+    assert ("" in chars) == (re.match(pattern, "") is not None)
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"Spawning", r"^\w+", r"^\d{4}-", r"^(?P<a>a?)b", r"^(?:x|\s*)y", r"^[^a]"]
+)
+def test_first_chars_unknown(pattern: str) -> None:
+    assert first_chars(pattern) is None
+
+
+_ATOMS = st.sampled_from(["a", "b?", r"\s*", r"\d", "(?:a|$)", "$", "[0-9]+", "(?:x*)", "(?:ab|b)*", " "])
+
+
+@given(
+    st.lists(_ATOMS, min_size=1, max_size=5).map(lambda atoms: "^" + "".join(atoms)), st.text("ab x1\u0663\n")
+)
+def test_first_chars_never_excludes_a_match(pattern: str, text: str) -> None:
+    chars = first_chars(pattern)
+    if chars is not None and re.search(pattern, text):
+        assert text[:1] in chars
+
+
+def test_space_chars_are_what_backslash_s_takes() -> None:
+    every = (chr(code) for code in range(sys.maxunicode + 1))
+    assert {ch for ch in every if re.match(r"\s", ch)} == SPACE_CHARS

@@ -3,8 +3,10 @@
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app.prefix import first_line, parse_line
+from app.prefix import _EMBEDDED, _embedded_start, first_line, parse_line
 from app.severity import normalise_level
 
 CASES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
@@ -265,3 +267,43 @@ def test_first_line_of_a_multi_line_record() -> None:
         "Detected possible direct connection to Hub's private ip"
     )
     assert first_line("single") == "single"
+
+
+# Pieces of application prefixes, and the noise around them, for the embedded-prefix search.
+_PIECES = st.sampled_from(
+    [
+        "[",
+        "]",
+        "[W ",
+        "[E 2",
+        "W 2",
+        " ",
+        "x",
+        "é",
+        "12:",
+        "34:56",
+        ".789",
+        "Z",
+        " - error: ",
+        "- info: ",
+        "[ConfigProxy]",
+        "2024-01-02T",
+        "03:04:05.678Z",
+        "12:34:56.789 ",
+        "bash: ",
+        "│ ",
+    ]
+)
+
+
+@given(st.lists(_PIECES, max_size=60).map("".join))
+def test_embedded_prefix_is_found_where_the_one_alternation_finds_it(line: str) -> None:
+    m = _EMBEDDED.search(line, 1, 256)
+    assert _embedded_start(line) == (m.start() if m else -1)
+
+
+def test_embedded_prefix_past_the_window_is_not_looked_for() -> None:
+    near = "Nov 28 12:00:00 host bash: [W 2026-11-28 12:00:00.000 JupyterHub app:1] m"
+    assert _embedded_start(near) == near.index("[W")
+    far = "x" * 260 + "[W 2026-11-28 12:00:00.000 JupyterHub app:1] m"
+    assert _embedded_start(far) == -1
