@@ -243,14 +243,24 @@ def _json_error(body: bytes, exc: Exception, base: int = 0, framing: str = "JSON
     )
 
 
-_LONG_DIGITS: Final = re.compile(rb"\d{19}")
+_DIGITS_AS_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
+_TWENTY_DIGITS: Final = b"0" * 20
+_MINUS_NINETEEN_DIGITS: Final = b"-" + b"0" * 19
+
+
+def may_lose_integers(data: bytes) -> bool:
+    """Whether data holds a digit run orjson might not read exactly: 20 digits or more (past
+    2**64 - 1), or a minus and 19 (past -2**63). orjson reads those integers as floats; anything
+    shorter, such as a nanosecond timestamp, it keeps exact. Strings count too (a cheap test)."""
+    shape = data.translate(_DIGITS_AS_ZERO)
+    return _TWENTY_DIGITS in shape or _MINUS_NINETEEN_DIGITS in shape
 
 
 def _loads(data: bytes) -> Any:
     """orjson, and the standard library where orjson cannot keep a value exactly: integers beyond
     64 bits (orjson reads them as floats) or that it refuses. One odd number must neither fail a
     batch nor change. When both refuse, orjson's error (which says where) is raised."""
-    if _LONG_DIGITS.search(data):
+    if may_lose_integers(data):
         try:
             return json.loads(data)
         except (ValueError, RecursionError):

@@ -18,7 +18,9 @@ from typing import Any
 import orjson
 
 from app.check import load_table, rule_paths
+from app.codecs import Limits
 from app.enrich import Enricher, EnrichOptions
+from app.pipeline import Processed, process_body
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "dev.jsonl"
@@ -76,17 +78,25 @@ def main() -> int:
     def match_enrich() -> None:
         enricher.enrich_batch(copies.pop())
 
-    def pipeline() -> None:
-        records = orjson.loads(body)
-        enricher.enrich_batch(records)
-        orjson.dumps(records)
+    limits = Limits()
+
+    def pipeline() -> Processed:  # the service's own path: app.pipeline, codecs included
+        return process_body(
+            body,
+            content_type="application/json",
+            content_encoding=None,
+            accept=None,
+            accept_encoding=None,
+            enricher=enricher,
+            limits=limits,
+        )
 
     def floor() -> None:
         orjson.dumps(orjson.loads(body))
 
     # self-check: count, order, enrichment present
-    records = orjson.loads(body)
-    results = enricher.enrich_batch(records)
+    processed = pipeline()
+    records, results = orjson.loads(processed.body), processed.results
     assert len(records) == len(batch) and len(results) == len(batch)
     assert all(r["message"] == b["message"] for r, b in zip(records, batch, strict=True))
     assert all("enrichment" in r for r in records)

@@ -8,7 +8,15 @@ import msgpack
 import pytest
 import zstandard
 
-from app.codecs import CodecError, Limits, accepted_encoding, decode_body, decompress, encode_batch
+from app.codecs import (
+    CodecError,
+    Limits,
+    accepted_encoding,
+    decode_body,
+    decompress,
+    encode_batch,
+    may_lose_integers,
+)
 from tests.payloads import PAYLOADS, Payload, compress, decode_response, input_records
 
 LIMITS = Limits()
@@ -146,3 +154,30 @@ def test_msgpack_extension_types_pass_through() -> None:
 def test_text_plain_groups_continuation_lines() -> None:
     batch = decode_body(b"first\n    more\n\nsecond", "text/plain; charset=utf-8", None, LIMITS)
     assert batch.records == [{"message": "first\n    more"}, {"message": "second"}]
+
+
+@pytest.mark.parametrize(
+    "number",
+    [2**63 - 1, 2**63, 2**64 - 1, 2**64, 10**30, -(2**63), -(2**63) - 1, -(10**25), 1602537422042635000],
+)
+@pytest.mark.parametrize("framing", ["json", "ndjson"])
+def test_integers_are_kept_exactly(number: int, framing: str) -> None:
+    record = f'{{"message": "x", "n": {number}}}'.encode()
+    body = b"[" + record + b"]" if framing == "json" else record + b"\n" + record + b"\n"
+    batch = decode_body(body, None, None, Limits())
+    assert [r["n"] for r in batch.records] == [number] * len(batch.records)
+    assert all(type(r["n"]) is int for r in batch.records)
+
+
+@pytest.mark.parametrize(
+    ("text", "may_lose"),
+    [
+        (b'{"ts": 1602537422042635000}', False),  # nanoseconds: 19 digits, exact in orjson
+        (b'{"m": "written_ts\\": 1602537422042635000"}', False),
+        (b'{"n": 18446744073709551616}', True),
+        (b'{"n": -9223372036854775809}', True),
+        (b'{"n": 12345678901234567890123}', True),
+    ],
+)
+def test_long_integers_are_spotted(text: bytes, may_lose: bool) -> None:
+    assert may_lose_integers(text) is may_lose
