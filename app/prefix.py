@@ -57,8 +57,6 @@ _PYASCTIME: Final = re.compile(
     r"(?P<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) "
 )
 _LETTERS: Final = frozenset("DIWEC")
-_LEADING_SPACE: Final = re.compile(r"^\s+")
-_TRAILING_NEWLINES: Final = re.compile(r"\n+$")
 _LETTER_LEVELS: Final[dict[str, Severity]] = {
     "D": "debug",
     "I": "info",
@@ -147,8 +145,7 @@ def _clean(line: str) -> str:
     """Colour codes out, leading white space off, a terminal UI's right border off."""
     if "\x1b" in line or "^[" in line:
         line = _ANSI.sub("", line)
-    if line[:1].isspace():
-        line = _LEADING_SPACE.sub("", line)
+    line = line.lstrip()  # what `^\s+` removes: str.isspace is `\s` (see app.patterns.SPACE_CHARS)
     if line[-1:] == "│":  # the right border of a terminal UI (k9s) pasted with the line
         line = line.rstrip("│ ")
     return line
@@ -165,7 +162,7 @@ def _unwrap_json(line: str, via: str | None) -> ParsedLine | None:
         return None
     inner = data.get("log")
     if isinstance(inner, str):
-        inner = _clean(_TRAILING_NEWLINES.sub("", inner))
+        inner = _clean(inner.rstrip("\n"))
         via = via or "docker-json"
         return _match_format(inner, via, allow_json=False) or (inner, None, {"format": "plain", "via": via})
     inner = data.get("msg")
@@ -253,14 +250,14 @@ def parse_line(line: str) -> ParsedLine:
     rest, via = _strip_supervisor(line)
     if via is None:
         return line, None, None
-    rest = _LEADING_SPACE.sub("", rest)
+    rest = rest.lstrip()
     parsed = _match_format(rest, via)
     if parsed is not None:
         return parsed
     again, found = _strip_supervisor(rest)  # supervisors stack: docker-compose in front of journald…
     if found is None:
         return rest, None, {"format": "plain", "via": via}
-    again = _LEADING_SPACE.sub("", again)
+    again = again.lstrip()
     return _match_format(again, via) or (again, None, {"format": "plain", "via": via})
 
 
