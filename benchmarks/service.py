@@ -30,15 +30,21 @@ from benchmarks.engine import real_lines, vector_batch
 from tests.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-LUA = """
+# wrk posts the batch in the file $BATCH_FILE (the soak benchmark builds on this too)
+POST_BATCH_LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local f = io.open(os.getenv("BATCH_FILE"), "rb")
 wrk.body = f:read("*a")
 f:close()
+"""
+LUA = (
+    POST_BATCH_LUA
+    + """
 local pause = tonumber(os.getenv("DELAY_MS") or "0")
 function delay() return pause end
 """
+)
 
 
 def start(command: list[str], port: int, core: str) -> subprocess.Popen[bytes]:

@@ -42,16 +42,15 @@ import orjson
 
 from app.codecs import compress
 from benchmarks.engine import real_lines, vector_batch
+from benchmarks.service import POST_BATCH_LUA
+from tests.payloads import decode_response
 from tests.server import free_port, rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = 1000
-OVERLOAD_LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open(os.getenv("BATCH_FILE"), "rb")
-wrk.body = f:read("*a")
-f:close()
+OVERLOAD_LUA = (
+    POST_BATCH_LUA
+    + """
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) ok = 0; shed = 0; bad = 0; no_retry_after = 0 end
@@ -73,6 +72,7 @@ function done(summary, latency, requests)
     t.ok, t.shed, t.bad, t.no_retry_after, e.connect, e.read, e.write, e.timeout, latency:percentile(99) / 1000))
 end
 """
+)
 
 
 @dataclass(frozen=True)
@@ -109,16 +109,12 @@ def check_answer(payload: Payload, response: httpx.Response) -> str | None:
     """None when the answer holds every record, in order, each enriched or passed through."""
     if response.status_code != 200:
         return f"{payload.name}: {response.status_code} {response.text[:200]}"
-    raw = response.content  # the client undoes the answer's Content-Encoding
-    media = response.headers.get("content-type", "")
-    if "msgpack" in media:
-        unpacker = msgpack.Unpacker(raw=False)
-        unpacker.feed(raw)
-        records = [item[1] if isinstance(item, list) and len(item) == 2 else item for item in unpacker]
-    elif "ndjson" in media:
-        records = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
-    else:
-        records = orjson.loads(raw)
+    try:  # the client undoes the answer's Content-Encoding
+        items = decode_response(response.content, response.headers.get("content-type", ""))
+    except AssertionError as exc:
+        return f"{payload.name}: {exc}"
+    # Fluent Bit's msgpack events are [[time, metadata], record]
+    records = [item[1] if isinstance(item, list) and len(item) == 2 else item for item in items]
     if len(records) != payload.count:
         return f"{payload.name}: {len(records)} records back of {payload.count}"
     if payload.ids is not None and [r.get("id") for r in records] != payload.ids:

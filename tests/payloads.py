@@ -1,6 +1,7 @@
 """The fixture payloads in the exact shapes shippers send, and helpers to check round trips."""
 
 import gzip
+import io
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,7 @@ def decode_response(body: bytes, media_type: str) -> list[Any]:
     if media == "application/x-ndjson":
         return [orjson.loads(line) for line in body.splitlines() if line.strip()]
     if media == "application/msgpack":
-        return list(msgpack.Unpacker(__import__("io").BytesIO(body), raw=False, strict_map_key=False))
+        return list(msgpack.Unpacker(io.BytesIO(body), raw=False, strict_map_key=False))
     raise AssertionError(f"unexpected media type {media_type}")
 
 
@@ -100,7 +101,7 @@ def input_records(payload: Payload) -> list[Any]:
             out.append(value)
         return out
     if payload.framing == "msgpack":
-        return list(msgpack.Unpacker(__import__("io").BytesIO(body), raw=False, strict_map_key=False))
+        return list(msgpack.Unpacker(io.BytesIO(body), raw=False, strict_map_key=False))
     if payload.framing == "text":
         records: list[Any] = []
         for line in body.decode().splitlines():
