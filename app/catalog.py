@@ -31,6 +31,11 @@ def builtin_paths() -> list[Path]:
     return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml"))
 
 
+def rule_paths(paths: list[Path] | None, builtin: bool = True) -> list[Path]:
+    """Operator files first (they take precedence), then the built-in set."""
+    return [*(paths or []), *(builtin_paths() if builtin else [])]
+
+
 def expand_paths(paths: list[Path]) -> list[Path]:
     """Files stay as given; a directory stands for its `*.toml` files in name order."""
     out: list[Path] = []

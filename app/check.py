@@ -1,38 +1,60 @@
 """Check a rule table end to end: load, compile, then run every rule's examples through the
-whole table (so a rule shadowed by an earlier one is caught), collecting every problem.
+engine that serves, with the whole table (so a rule shadowed by an earlier one is caught) and
+with the rule alone (to tell a shadowed example from one its own rule does not match),
+collecting every problem.
 
 ``check_paths`` collects; ``load_table`` refuses a table with any error (used by serve and enrich).
 """
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-from app.catalog import builtin_paths, load_rulesets
+import orjson
+
+from app.batch import Answer, Limits
+from app.catalog import load_rulesets
 from app.compiler import CompiledRule, Table, compile_table
+from app.engine import EngineName, load_engine
 from app.errors import Issue, TableError
-from app.matcher import Matcher, try_rule
 from app.patterns import is_anchored
-from app.prefix import first_line, parse_line
+
+Found = tuple[str, str | None, dict[str, Any] | None]
+"""(classification, severity, fields) of one line"""
 
 
-def rule_paths(paths: list[Path] | None, builtin: bool = True) -> list[Path]:
-    """Operator files first (they take precedence), then the built-in set."""
-    return [*(paths or []), *(builtin_paths() if builtin else [])]
+def classify_lines(table: Table, lines: list[str], engine: EngineName = "native") -> list[Found]:
+    """Each line as the engine classifies it, through the batch call that serves."""
+    body = b"".join(orjson.dumps({"message": line}) + b"\n" for line in lines)
+    runner = load_engine(table, None, engine)
+    limits = Limits(max_decompressed_bytes=max(len(body), 1024), max_records=max(len(lines), 1))
+    result = runner.run(body, "ndjson", Answer(), limits, 0)
+    found: list[Found] = []
+    for raw in result.body.splitlines():
+        enrichment = orjson.loads(raw)["enrichment"]
+        found.append((enrichment["classification"], enrichment.get("severity"), enrichment.get("fields")))
+    return found
 
 
-def _describe(value: Any) -> str:
-    return repr(value)
+def _alone(table: Table, rule: CompiledRule) -> Table:
+    return Table((dataclasses.replace(rule, index=0),), table.version, table.rulesets)
 
 
-def check_examples(table: Table) -> list[Issue]:
-    matcher = Matcher(table)
+def check_examples(table: Table, engine: EngineName = "native") -> list[Issue]:
+    rules = table.rules
+    lines = [example.line for rule in rules for example in rule.spec.examples]
+    whole = iter(classify_lines(table, lines, engine) if lines else [])
+    by_id = {rule.id: rule for rule in rules}
     issues: list[Issue] = []
-    for rule in table.rules:
-        issues.extend(_check_rule(matcher, rule))
+    for rule in rules:
+        taken = [next(whole) for _ in rule.spec.examples]
+        issues.extend(_check_rule(table, rule, taken, by_id, engine))
     return issues
 
 
-def _check_rule(matcher: Matcher, rule: CompiledRule) -> list[Issue]:
+def _check_rule(
+    table: Table, rule: CompiledRule, taken: list[Found], by_id: dict[str, CompiledRule], engine: EngineName
+) -> list[Issue]:
     issues: list[Issue] = []
 
     def add(message: str, warning: bool = False) -> None:
@@ -44,16 +66,15 @@ def _check_rule(matcher: Matcher, rule: CompiledRule) -> list[Issue]:
             "so it is searched through every line",
             warning=True,
         )
-    for number, example in enumerate(rule.spec.examples, 1):
-        text, level, source = parse_line(example.line)
-        line = first_line(text)
-        found = matcher.match(text, level, source)
-        if found is None or found[0] is not rule:
-            own = try_rule(rule, line, level, source)
-            if own is None:
+    examples, rejects = rule.spec.examples, rule.spec.rejects
+    alone = classify_lines(_alone(table, rule), [e.line for e in examples] + list(rejects), engine)
+    for number, (example, found, own) in enumerate(zip(examples, taken, alone, strict=False), 1):
+        classification, severity, fields = found
+        if classification != rule.id:
+            if own[0] != rule.id:
                 add(f"example {number} does not match the rule: {example.line!r}")
-            elif found is not None:
-                other = found[0]
+            elif classification in by_id:
+                other = by_id[classification]
                 where = f"{other.id} ({other.path}:{other.line})"
                 if other.ruleset != rule.ruleset:  # another ruleset's rule, given precedence on purpose
                     add(
@@ -66,33 +87,31 @@ def _check_rule(matcher: Matcher, rule: CompiledRule) -> list[Issue]:
                         f"{example.line!r} — move this rule before it or raise its priority"
                     )
             continue
-        _, fields, severity = found
         if example.severity is not None and severity != example.severity:
             add(f"example {number} gets severity {severity!r}, expected {example.severity!r}")
         if example.fields is not None and fields != example.fields:
-            add(f"example {number} extracts {_describe(fields)}, expected {_describe(example.fields)}")
-    for number, line_text in enumerate(rule.spec.rejects, 1):
-        text, level, source = parse_line(line_text)
-        if try_rule(rule, first_line(text), level, source) is not None:
+            add(f"example {number} extracts {fields!r}, expected {example.fields!r}")
+    for number, (line_text, own) in enumerate(zip(rejects, alone[len(examples) :], strict=True), 1):
+        if own[0] == rule.id:
             add(f"reject {number} matches the rule but must not: {line_text!r}")
     return issues
 
 
-def check_paths(paths: list[Path]) -> tuple[Table | None, list[Issue]]:
+def check_paths(paths: list[Path], engine: EngineName = "native") -> tuple[Table | None, list[Issue]]:
     """Every problem of the table made of these files (errors and warnings)."""
     loaded, issues = load_rulesets(paths)
     table, compile_issues = compile_table(loaded)
     issues += compile_issues
-    issues += check_examples(table)
+    issues += check_examples(table, engine)
     issues.sort(key=lambda issue: (issue.path, issue.line or 0))
     if any(not issue.warning for issue in issues):
         return None, issues
     return table, issues
 
 
-def load_table(paths: list[Path]) -> Table:
+def load_table(paths: list[Path], engine: EngineName = "native") -> Table:
     """The checked table, or TableError naming every problem."""
-    table, issues = check_paths(paths)
+    table, issues = check_paths(paths, engine)
     if table is None or any(not issue.warning for issue in issues):
         raise TableError(issues)
     return table

@@ -8,17 +8,22 @@ inside the command that needs them.
 import argparse
 import sys
 import time
+import types
+import typing
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from app import __version__
-from app.check import check_paths, load_table, rule_paths
-from app.enrich import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MESSAGE_FIELDS, Enricher, EnrichOptions
-from app.errors import LogenrichError, TableError
+from app.batch import OUTCOME_CLASSIFIED, PASSTHROUGH, Answer, BatchResult, Kind, Limits
+from app.catalog import rule_paths
+from app.check import check_paths, load_table
+from app.engine import Engine, load_engine
+from app.enrich import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MESSAGE_FIELDS, EnrichOptions
+from app.errors import CodecError, InputError, LogenrichError
 from app.reader import Reader
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -35,6 +40,12 @@ def _add_table_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-builtin", action="store_true", help="use only the --rules files, not the built-in catalog"
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["native", "python"],
+        default="native",
+        help="native (the Rust extension; python when it is missing) or python",
     )
 
 
@@ -85,9 +96,56 @@ def _add_enrich_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
 
 
+def _enrich_chunk(engine: Engine, kind: Kind, data: bytes) -> tuple[BatchResult, int]:
+    """One chunk through the engine; NDJSON lines that are not JSON are read as raw log lines,
+    and a JSON array that is not JSON as raw text, so nothing is lost. Also: lines read so."""
+    limits = Limits(max_decompressed_bytes=len(data) + 1, max_records=max(len(data), 1))
+    try:
+        return engine.run(data, kind, Answer("ndjson"), limits, time.time_ns()), 0
+    except CodecError:
+        if kind != "ndjson":
+            return engine.run(data, "text", Answer("ndjson"), limits, time.time_ns()), 0
+    parts: list[BatchResult] = []
+    bad = 0
+    for line in data.splitlines(keepends=True):
+        if not line.strip():
+            continue
+        try:
+            parts.append(engine.run(line, "ndjson", Answer("ndjson"), limits, time.time_ns()))
+        except CodecError:
+            bad += 1
+            text = line.rstrip(b"\r\n")
+            parts.append(
+                engine.run(
+                    orjson.dumps({"message": text.decode("utf-8", "replace")}),
+                    "ndjson",
+                    Answer("ndjson"),
+                    limits,
+                    time.time_ns(),
+                )
+            )
+    body = b"".join(part.body.rstrip(b"\n") + b"\n" for part in parts)
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for part in parts:
+        counts.update(part.counts)
+    outcomes = b"".join(part.outcomes for part in parts)
+    return BatchResult(body, "ndjson", "ndjson", len(parts), counts, outcomes), bad
+
+
+def _output_lines(result: BatchResult, only_classified: bool) -> Iterator[bytes]:
+    """The answer's NDJSON lines (one per record), the classified ones only when asked."""
+    lines = result.body.splitlines()
+    if not only_classified:
+        yield from lines
+        return
+    for line, outcome in zip(lines, result.outcomes, strict=True):
+        if outcome == OUTCOME_CLASSIFIED:
+            yield line
+
+
 def cmd_enrich(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
-    table = load_table(rule_paths(args.rules, builtin=not args.no_builtin))
-    enricher = Enricher(table, _enrich_options(args))
+    table = load_table(rule_paths(args.rules, builtin=not args.no_builtin), args.engine)
+    engine = load_engine(table, _enrich_options(args), args.engine)
     if args.file == "-":
         stream: IO[bytes] = sys.stdin.buffer
         total = None
@@ -95,48 +153,47 @@ def cmd_enrich(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> 
         try:
             stream = open(args.file, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
-            stderr.write(f"logenrich: cannot read {args.file}: {exc.strerror}\n")
-            return EXIT_FAILURE
+            raise InputError(f"cannot read {args.file}: {exc.strerror}") from exc
         total = Path(args.file).stat().st_size
     counts: Counter[str] = Counter()
     reader = Reader(stream)
     progress = _Progress(total, stderr)
-    dumps, write, only = orjson.dumps, stdout.write, args.only_matched
+    records = bad_lines = 0
     try:
-        for n, record in enumerate(reader.records(), 1):
-            result = enricher.enrich_record(record)
-            counts[result.classification or "(passthrough)"] += 1
-            if only and result.outcome != "classified":
-                continue
-            write(dumps(record) + b"\n")
-            if n % 4096 == 0:
-                progress.update(reader.bytes_read, n)
+        for kind, data in reader.chunks():
+            result, bad = _enrich_chunk(engine, kind, data)
+            bad_lines += bad
+            records += result.records
+            for key, count in result.counts.items():
+                counts["(passthrough)" if key == PASSTHROUGH else key[0]] += count
+            stdout.write(b"".join(line + b"\n" for line in _output_lines(result, args.only_matched)))
+            progress.update(reader.bytes_read, records)
     finally:
         progress.close()
         if stream is not sys.stdin.buffer:
             stream.close()
     stdout.flush()
-    _summary(counts, reader, stderr)
+    _summary(counts, reader.shape, bad_lines, stderr)
     return EXIT_OK
 
 
-def _summary(counts: Counter[str], reader: Reader, out: IO[str]) -> None:
+def _summary(counts: Counter[str], shape: str, bad_lines: int, out: IO[str]) -> None:
     total = sum(counts.values())
     unclassified = counts.get("unclassified", 0) + counts.get("(passthrough)", 0)
     classified = total - unclassified
     share = f"{classified / total:.0%}" if total else "-"
-    out.write(f"logenrich: {total} records ({reader.shape}), {classified} classified ({share})\n")
+    out.write(f"logenrich: {total} records ({shape}), {classified} classified ({share})\n")
     for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         out.write(f"  {count:>8}  {name}\n")
-    if reader.bad_lines:
-        out.write(f"  {reader.bad_lines} line(s) were not JSON and were read as raw log lines\n")
+    if bad_lines:
+        out.write(f"  {bad_lines} line(s) were not JSON and were read as raw log lines\n")
 
 
 def cmd_check(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
     paths = list(args.paths) if args.paths else rule_paths(None)
     if args.paths and args.with_builtin:
         paths = rule_paths(paths)
-    table, issues = check_paths(paths)
+    table, issues = check_paths(paths, args.engine)
     errors = [issue for issue in issues if not issue.warning]
     for issue in issues:
         stderr.write(f"{issue}\n")
@@ -184,7 +241,7 @@ def catalog_markdown(table: Any) -> str:
 
 
 def cmd_rules(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
-    table = load_table(rule_paths(args.rules, builtin=not args.no_builtin))
+    table = load_table(rule_paths(args.rules, builtin=not args.no_builtin), args.engine)
     if args.markdown:
         stdout.write(catalog_markdown(table).encode())
         return EXIT_OK
@@ -210,22 +267,44 @@ def cmd_rules(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> i
     return EXIT_OK
 
 
-def _settings_env(settings: Any) -> dict[str, str]:
-    """The settings as LOGENRICH_* variables, for worker processes that rebuild them."""
-    env: dict[str, str] = {}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if name in ("token", "forward_token"):
-            value = getattr(settings, name).get_secret_value()
-        if isinstance(value, tuple | list):
-            value = ",".join(map(str, value))
-        elif isinstance(value, dict):
-            value = ",".join(f"{k}={v}" for k, v in value.items())
-        elif isinstance(value, bool):
-            value = "true" if value else "false"
-        env[f"LOGENRICH_{name.upper()}"] = str(value)
-    return env
+# flags whose name is not the field's (kept as they were before the flags came from the model)
+_FLAG_NAMES = {"message_fields": "--message-field"}
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The type under Optional[...] and Annotated[...]."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else annotation
+    return annotation
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per settings field, its help the field's description and default: the flags
+    cannot drift from the settings, and an unset flag leaves the setting to the environment."""
+    from app.settings import Settings
+
+    for name, field in Settings.model_fields.items():
+        flag = _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+        kind = _unwrap(field.annotation)
+        default = field.default if field.default_factory is None else field.default_factory()  # type: ignore[call-arg]
+        shown = default.get_secret_value() if hasattr(default, "get_secret_value") else default
+        help_text = f"{field.description or name} (default: {shown!r}; env LOGENRICH_{name.upper()})"
+        options: dict[str, Any] = {"dest": name, "default": None, "help": help_text}
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **options)
+        elif typing.get_origin(kind) is tuple:
+            item = typing.get_args(kind)[0]
+            parser.add_argument(flag, action="extend", nargs="+", type=item, metavar=name.upper(), **options)
+        elif typing.get_origin(kind) is dict:
+            parser.add_argument(flag, action="append", metavar="K=V", **options)
+        elif typing.get_origin(kind) is typing.Literal:
+            parser.add_argument(flag, choices=typing.get_args(kind), **options)
+        else:
+            parser.add_argument(flag, metavar=name.upper(), **options)
 
 
 def cmd_serve(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
@@ -236,26 +315,29 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> i
     from pydantic import ValidationError
 
     from app.logs import configure, logging_config
-    from app.settings import Settings
+    from app.settings import WORKER_SETTINGS, Settings
 
     given = {
         name: value
         for name, value in vars(args).items()
-        if name in Settings.model_fields and value is not None and value != []
+        if name in Settings.model_fields and value is not None
     }
     try:
         settings = Settings(**given)
     except ValidationError as exc:
         stderr.write(f"logenrich serve: invalid settings:\n{exc}\n")
         return EXIT_USAGE
-    table = load_table(
-        rule_paths(list(settings.rules), builtin=settings.builtin)
-    )  # fail fast, before binding
+    # fail fast, before binding: the table must check and its engine must build
+    engine = load_engine(
+        load_table(rule_paths(list(settings.rules), builtin=settings.builtin), settings.engine),
+        settings.enrich_options,
+        settings.engine,
+    )
     configure(settings.log_level)
     where = f"http://{settings.host}:{settings.port}"
     stderr.write(
-        f"logenrich: serving {len(table.rules)} rules ({table.version}) on {where}, "
-        f"{settings.workers} worker(s)\n"
+        f"logenrich: serving {len(engine.table.rules)} rules ({engine.table.version}) on {where}, "
+        f"{settings.workers} worker(s), {engine.name} engine\n"
     )
     common: dict[str, Any] = {
         "host": settings.host,
@@ -271,7 +353,7 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> i
 
         uvicorn.run(create_app(settings), **common)
         return EXIT_OK
-    os.environ.update(_settings_env(settings))
+    os.environ[WORKER_SETTINGS] = settings.for_workers()
     with tempfile.TemporaryDirectory(prefix="logenrich-metrics-") as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         uvicorn.run("app.api:app_from_env", factory=True, workers=settings.workers, **common)
@@ -279,7 +361,7 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> i
 
 
 def cmd_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
-    table = load_table(rule_paths(args.rules, builtin=not args.no_builtin))
+    table = load_table(rule_paths(args.rules, builtin=not args.no_builtin), args.engine)
     if args.target == "json":
         from app.export_json import export_table
 
@@ -312,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--with-builtin", action="store_true", help="check the files together with the built-in set"
     )
+    check.add_argument(
+        "--engine", choices=["native", "python"], default="native", help="the engine that runs the examples"
+    )
     check.set_defaults(handler=cmd_check)
 
     rules = commands.add_parser("rules", help="list the rule table: id, severity, category, doc link")
@@ -329,53 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="run the HTTP service (every flag is also a LOGENRICH_<NAME> environment variable)"
     )
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8080)")
-    serve.add_argument("--workers", type=int, help="worker processes, one per core (default 1)")
-    serve.add_argument(
-        "--rules", metavar="PATH", nargs="+", type=Path, help="extra rule files or directories"
-    )
-    serve.add_argument("--no-builtin", dest="builtin", action="store_const", const=False, default=None)
-    serve.add_argument(
-        "--reload-interval", type=float, help="seconds between rule-file checks, 0 = off (default 5)"
-    )
-    serve.add_argument("--profile", choices=["default", "ecs"])
-    serve.add_argument("--key", help="default profile: the output object's key")
-    serve.add_argument("--message-field", dest="message_fields", action="append", metavar="PATH")
-    serve.add_argument("--max-message-bytes", type=int)
-    serve.add_argument("--max-body-bytes", type=int)
-    serve.add_argument("--max-decompressed-bytes", type=int)
-    serve.add_argument("--max-records", type=int)
-    serve.add_argument("--max-pending", type=int, help="requests in progress before 503 (default 8)")
-    serve.add_argument(
-        "--max-buffered-bytes",
-        type=int,
-        help="request-body bytes held over all requests before 503 (128 MiB)",
-    )
-    serve.add_argument("--retry-after", type=int)
-    serve.add_argument("--body-timeout", type=float, help="seconds to receive a body before 408 (default 30)")
-    serve.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (prefer LOGENRICH_TOKEN)")
-    serve.add_argument("--protect-metrics", action="store_const", const=True, default=None)
-    serve.add_argument("--forward-url", help="relay mode: the default downstream's URL")
-    serve.add_argument("--forward-format", choices=["json", "ndjson", "elasticsearch", "loki"])
-    serve.add_argument(
-        "--forward-token", help="bearer token for the default downstream (prefer the env variable)"
-    )
-    serve.add_argument("--forward-timeout", type=float, help="seconds (default 30; below the shippers' 60)")
-    serve.add_argument("--forward-compression", choices=["none", "gzip"])
-    serve.add_argument(
-        "--forward-index", help="elasticsearch: data stream or index (default logs-jupyterhub-default)"
-    )
-    serve.add_argument("--forward-labels", help="loki: static labels, k=v,k2=v2")
-    serve.add_argument(
-        "--no-forward-verify-tls", dest="forward_verify_tls", action="store_const", const=False, default=None
-    )
-    serve.add_argument(
-        "--downstreams-file", type=Path, help="named downstreams (TOML), served at /v1/forward/NAME"
-    )
-    serve.add_argument("--probe-interval", type=float, help="seconds between downstream reachability checks")
-    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    serve.add_argument("--no-access-log", dest="access_log", action="store_const", const=False, default=None)
+    add_settings_flags(serve)
     serve.set_defaults(handler=cmd_serve)
     return parser
 
@@ -392,9 +431,6 @@ def run(
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
         code: int = args.handler(args, out, err)
-    except TableError as exc:
-        err.write(f"logenrich: {exc}\n")
-        return EXIT_FAILURE
     except LogenrichError as exc:
         err.write(f"logenrich: {exc}\n")
         return EXIT_FAILURE

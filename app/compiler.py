@@ -15,10 +15,13 @@ from urllib.parse import urljoin
 from packaging.version import Version
 
 from app.catalog import LoadedRuleset
+from app.constraints import HTTPS_LINK_PATTERN
 from app.errors import Issue
 from app.patterns import check_pattern, first_chars, guard_keys
 from app.severity import Severity
 from app.spec import NumberRange, RuleSpec, VersionBoundary
+
+_HTTPS_LINK = re.compile(HTTPS_LINK_PATTERN)
 
 
 @lru_cache(maxsize=4096)
@@ -181,6 +184,11 @@ def compile_table(rulesets: list[LoadedRuleset]) -> tuple[Table, list[Issue]]:
             continue
         header = loaded.spec.ruleset
         doc_url = urljoin(header.doc_base, rule.doc_url)
+        if not _HTTPS_LINK.match(doc_url):
+            issues.append(
+                Issue(loaded.path, line, rule.id, f"doc_url {doc_url!r} is not an https:// link — write one")
+            )
+            continue
         constants = {
             "classification": rule.id,
             "title": rule.title,

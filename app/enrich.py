@@ -1,17 +1,22 @@
-"""Add the enrichment to records, in the default or the ECS profile (DESIGN.md §4).
+"""The Python engine's record step: decide what a record is, then write the decision into it in
+the chosen output profile (``app.profiles``).
 
 Records are plain decoded dicts; the enricher adds keys and never changes a value it did not
 write. A record that is not an object, has no string message, or whose output key holds a
 non-object value passes through unchanged. Enriching an enriched record gives the same record.
 """
 
+import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from app.batch import PASSTHROUGH, Counts
 from app.compiler import CompiledRule, Table
 from app.constraints import Profile
 from app.matcher import Matcher
 from app.prefix import parse_line
+from app.profiles import ProfileSpec, Value, profile_spec
 from app.severity import SYSLOG, Severity
 
 UNCLASSIFIED: Final = "unclassified"
@@ -28,18 +33,65 @@ class EnrichOptions:
     message_fields: tuple[str, ...] = DEFAULT_MESSAGE_FIELDS  # first string found wins; dotted paths allowed
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
+    @property
+    def spec(self) -> ProfileSpec:
+        return profile_spec(self.profile, self.key)
+
 
 @dataclass(frozen=True, slots=True)
-class Result:
-    """What happened to one record: its outcome and, unless it passed through, the decision."""
+class Decision:
+    """What one record is: its outcome and, unless it passed through, what the engine found."""
 
     outcome: Outcome
-    classification: str | None = None
-    category: str | None = None
-    severity: Severity | None = None
+    rule: CompiledRule | None = None
+    severity: Severity | None = None  # adjusted; the logged level when no rule matched
+    level: Severity | None = None  # as logged, normalised
+    fields: dict[str, Any] | None = None
+    source: dict[str, Any] | None = None
+
+    @property
+    def classification(self) -> str | None:
+        if self.outcome == "passthrough":
+            return None
+        return self.rule.id if self.rule is not None else UNCLASSIFIED
+
+    @property
+    def category(self) -> str | None:
+        return self.rule.spec.category if self.rule is not None else None
+
+    @property
+    def doc_url(self) -> str | None:
+        return self.rule.doc_url if self.rule is not None else None
 
 
-PASSTHROUGH: Final = Result("passthrough")
+PASSED: Final = Decision("passthrough")
+
+
+def count_decisions(decisions: list[Decision]) -> Counts:
+    """How many records of each kind a batch held, as the metrics count them."""
+    counts: Counts = Counter()
+    for decision in decisions:
+        if decision.outcome == "passthrough":
+            counts[PASSTHROUGH] += 1
+        else:
+            key = (decision.classification or "", decision.category or "none", decision.severity or "unknown")
+            counts[key] += 1
+    return counts
+
+
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def readable(text: str, from_bytes: bool = False) -> str:
+    """The message as the engines read it. In a JSON string a lone surrogate escape reads as
+    U+FFFD; in a MessagePack string (`from_bytes`, decoded with surrogateescape) invalid UTF-8
+    reads as U+FFFD per maximal invalid sequence, as Rust's lossy decoding reads it. Values in
+    the record are not touched."""
+    if text.isascii() or not _LONE_SURROGATE.search(text):
+        return text
+    if from_bytes:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def cap_text(text: str, limit: int) -> str:
@@ -52,29 +104,45 @@ def cap_text(text: str, limit: int) -> str:
     return raw[:limit].decode("utf-8", "ignore")
 
 
-_SEVERITY_WORDS: Final[tuple[Severity, ...]] = ("debug", "info", "warning", "error", "critical")
+def _rule_values(rule: CompiledRule) -> dict[Value, Any]:
+    return {
+        "classification": rule.id,
+        "title": rule.spec.title,
+        "category": rule.spec.category,
+        "doc_url": rule.doc_url,
+        "summary": rule.spec.summary,
+        "action": rule.spec.action,
+        "ruleset": rule.ruleset,
+        "ruleset_version": rule.ruleset_version,
+    }
 
 
 class Enricher:
-    """Applies one compiled table with one set of options; immutable, shareable."""
+    """Applies one compiled table with one set of options. Shareable between threads: its
+    matcher's combination cache is the only state that changes, and only grows."""
 
-    __slots__ = ("_getters", "_results", "_unclassified", "matcher", "options", "table")
+    __slots__ = ("_constants", "_getters", "_targets", "matcher", "options", "spec", "table")
 
     def __init__(self, table: Table, options: EnrichOptions | None = None) -> None:
         self.table = table
         self.matcher = Matcher(table)
         self.options = options or EnrichOptions()
+        self.spec = self.options.spec
         self._getters = tuple(tuple(path.split(".")) for path in self.options.message_fields)
-        # Results are immutable: one per (rule, severity) and per logged level, made once
-        self._results: tuple[dict[str, Result], ...] = tuple(
-            {word: Result("classified", rule.id, rule.spec.category, word) for word in _SEVERITY_WORDS}
-            for rule in table.rules
+        self._constants = tuple(_rule_values(rule) for rule in table.rules)
+        self._targets = tuple(
+            (
+                target.path,
+                target.replace,
+                target.needs,
+                tuple((slot.key, slot.value, slot.keep_existing) for slot in target.slots),
+            )
+            for target in self.spec.targets
         )
-        self._unclassified: dict[str | None, Result] = {
-            word: Result("unclassified", UNCLASSIFIED, None, word) for word in (None, *_SEVERITY_WORDS)
-        }
 
-    def message_of(self, record: dict[str, Any]) -> str | None:
+    def message_of(self, record: Any) -> str | None:
+        if not isinstance(record, dict):
+            return None
         for path in self._getters:
             if len(path) == 1:
                 value: Any = record.get(path[0])
@@ -89,140 +157,88 @@ class Enricher:
                 return value
         return None
 
-    def enrich_record(self, record: Any) -> Result:
-        """Enrich one record in place; say what happened."""
-        if not isinstance(record, dict):
-            return PASSTHROUGH
+    def decide(self, record: Any, from_bytes: bool = False) -> Decision:
+        """What the record is, without touching it (`from_bytes`: its strings came from
+        MessagePack, see ``readable``)."""
         message = self.message_of(record)
         if message is None:
-            return PASSTHROUGH
-        options = self.options
-        if (
-            options.profile == "default"
-            and options.key in record
-            and not isinstance(record[options.key], dict)
-        ):
-            return PASSTHROUGH
-        text, level, source = parse_line(cap_text(message, options.max_message_bytes))
+            return PASSED
+        guard = self.spec.guard_key
+        if guard is not None and guard in record and not isinstance(record[guard], dict):
+            return PASSED
+        return self.decide_message(message, from_bytes)
+
+    def decide_message(self, message: str, from_bytes: bool = False) -> Decision:
+        text = cap_text(readable(message, from_bytes), self.options.max_message_bytes)
+        text, level, source = parse_line(text)
         found = self.matcher.match(text, level, source)
-        if options.profile == "default":
-            if found is None:
-                record[options.key] = _unclassified(level, source)
-                return self._unclassified[level]
-            rule, fields, severity = found
-            record[options.key] = _classified(rule, severity, level, fields, source)
-            return self._results[rule.index][severity]
         if found is None:
-            _write_ecs(record, None, level, level, {}, source)
-            return self._unclassified[level]
+            return Decision("unclassified", None, level, level, None, source)
         rule, fields, severity = found
-        _write_ecs(record, rule, severity, level, fields, source)
-        return self._results[rule.index][severity]
+        return Decision("classified", rule, severity, level, fields, source)
 
-    def enrich_batch(self, records: list[Any]) -> list[Result]:
-        enrich = self.enrich_record
-        return [enrich(record) for record in records]
-
-
-def _classified(
-    rule: CompiledRule,
-    severity: Severity,
-    level: Severity | None,
-    fields: dict[str, Any],
-    source: dict[str, Any] | None,
-) -> dict[str, Any]:
-    c = rule.constants
-    out: dict[str, Any] = {
-        "classification": c["classification"],
-        "title": c["title"],
-        "category": c["category"],
-        "severity": severity,
-    }
-    if level is not None:
-        out["original_severity"] = level
-    out["doc_url"] = c["doc_url"]
-    out["summary"] = c["summary"]
-    out["action"] = c["action"]
-    out["fields"] = fields
-    if source is not None:
-        out["source"] = source
-    out["ruleset"] = c["ruleset"]
-    out["ruleset_version"] = c["ruleset_version"]
-    return out
-
-
-def _unclassified(level: Severity | None, source: dict[str, Any] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"classification": UNCLASSIFIED}
-    if level is not None:
-        out["severity"] = level
-        out["original_severity"] = level
-    if source is not None:
-        out["source"] = source
-    return out
-
-
-def _object_at(record: dict[str, Any], key: str) -> dict[str, Any] | None:
-    """The object under key, created when absent; None when a non-object value is there."""
-    if key not in record:
-        created: dict[str, Any] = {}
-        record[key] = created
-        return created
-    current = record[key]
-    return current if isinstance(current, dict) else None
-
-
-def _write_ecs(
-    record: dict[str, Any],
-    rule: CompiledRule | None,
-    severity: Severity | None,
-    level: Severity | None,
-    fields: dict[str, Any],
-    source: dict[str, Any] | None,
-) -> None:
-    """ECS fields; an existing non-object value at rule/event/log/logenrich is left alone."""
-    target = _object_at(record, "rule")
-    if target is not None:
-        if rule is None:
-            target["id"] = UNCLASSIFIED
-        else:
-            c = rule.constants
-            target["id"] = c["classification"]
-            target["name"] = c["title"]
-            target["category"] = c["category"]
-            target["reference"] = c["doc_url"]
-            target["description"] = c["summary"]
-            target["ruleset"] = c["ruleset"]
-            target["version"] = c["ruleset_version"]
-    if severity is not None or rule is not None:
-        event = _object_at(record, "event")
-        if event is not None:
-            if severity is not None:
-                event["severity"] = SYSLOG[severity]
-            if rule is not None:
-                event["reference"] = rule.doc_url
-    if level is not None or source is not None:
-        log = _object_at(record, "log")
-        if log is not None:
-            if level is not None:
-                log.setdefault("level", level)
-            if source is not None:
-                if "logger" in source:
-                    log.setdefault("logger", source["logger"])
-                if "file" in source:
-                    origin = _object_at(log, "origin")
-                    file = _object_at(origin, "file") if origin is not None else None
-                    if file is not None:
-                        file.setdefault("name", source["file"])
-                        file.setdefault("line", source["line"])
-    extra = _object_at(record, "logenrich")
-    if extra is not None:
-        if severity is not None:
-            extra["severity"] = severity
-        if level is not None:
-            extra["original_severity"] = level
-        if rule is not None:
-            extra["category"] = rule.constants["category"]
-            extra["action"] = rule.constants["action"]
-            extra["fields"] = fields
+    def write(self, record: dict[str, Any], decision: Decision) -> None:
+        """Write a decision into its record, as the profile says."""
+        rule = decision.rule
+        values: dict[Value, Any] = self._constants[rule.index] if rule is not None else {}
+        source = decision.source
+        severity = decision.severity
+        dynamic: dict[Value, Any] = {
+            "classification": rule.id if rule is not None else UNCLASSIFIED,
+            "severity": severity,
+            "syslog_severity": SYSLOG[severity] if severity is not None else None,
+            "level": decision.level,
+            "fields": decision.fields,
+            "source": source,
+        }
         if source is not None:
-            extra["source"] = source
+            dynamic["source_logger"] = source.get("logger")
+            dynamic["source_file"] = source.get("file")
+            dynamic["source_line"] = source.get("line")
+        for path, replace, needs, slots in self._targets:
+            if needs and all(dynamic.get(need, values.get(need)) is None for need in needs):
+                continue
+            target = _object_at(record, path, replace)
+            if target is None:
+                continue
+            for key, name, keep in slots:
+                value = dynamic.get(name, values.get(name))
+                if value is None:
+                    continue
+                if keep:
+                    target.setdefault(key, value)
+                else:
+                    target[key] = value
+
+    def enrich_record(self, record: Any, from_bytes: bool = False) -> Decision:
+        """Enrich one record in place; say what it is."""
+        decision = self.decide(record, from_bytes)
+        if decision.outcome != "passthrough":
+            self.write(record, decision)
+        return decision
+
+    def enrich_batch(self, records: list[Any], from_bytes: bool = False) -> list[Decision]:
+        enrich = self.enrich_record
+        return [enrich(record, from_bytes) for record in records]
+
+
+def _object_at(record: dict[str, Any], path: tuple[str, ...], replace: bool) -> dict[str, Any] | None:
+    """The object at path, created where absent (a new one at the end when `replace`); None when
+    a non-object value is in the way."""
+    current = record
+    last = len(path) - 1
+    for depth, key in enumerate(path):
+        if depth == last and replace:
+            created: dict[str, Any] = {}
+            current[key] = created
+            return created
+        if key not in current:
+            inner: dict[str, Any] = {}
+            current[key] = inner
+            current = inner
+            continue
+        found = current[key]
+        if not isinstance(found, dict):
+            return None
+        current = found
+    return current

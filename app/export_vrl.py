@@ -16,33 +16,23 @@ there); "white space" is Unicode White_Space, where Python also counts the ASCII
 """
 
 import json
+import re
 from typing import Any
 
-from app import __version__
+from app import __version__, formats
 from app.compiler import CompiledBoundary, CompiledRange, CompiledRule, Table
 from app.enrich import EnrichOptions
-from app.prefix import (
-    _ANSI,
-    _BRACKET_DATE,
-    _BRACKET_TIME,
-    _BRACKET_TORNADO,
-    _CHP,
-    _CHP_LEGACY,
-    _COMPOSE,
-    _EMBEDDED,
-    _JOURNALD,
-    _KUBECTL,
-    _PYASCTIME,
-    _PYLOG,
-)
-from app.severity import _ALIASES, RANK
+from app.severity import LEVEL_WORDS, RANK
 
 _STAGES = {"dev": 0, "pre": 1, "final": 2, "post": 3}
+_DOCKER = formats.DOCKER_JSON_KEY
+_JSON = formats.JSON_LOG
 
 
 def _s(text: str) -> str:
-    """A VRL string literal."""
-    return json.dumps(text, ensure_ascii=False)
+    """A VRL string literal (control characters as `\\u{…}` escapes)."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u{" + m.group(1).lstrip("0") + "}", quoted)
 
 
 def _r(pattern: str) -> str:
@@ -55,49 +45,55 @@ def _prefix_pattern(pattern: str) -> str:
     return "^(?:" + pattern + ")(?P<le_rest>(?s:.*))"
 
 
-_FORMATS = (
-    # (guard on the line, format name, pattern, has logger group, has file/line groups)
-    ("bracket", "jupyterhub", _BRACKET_DATE.pattern, True, True),
-    ("bracket", "notebook", _BRACKET_TIME.pattern, True, False),
-    ("bracket", "tornado", _BRACKET_TORNADO.pattern, False, True),
-    ("digit", "chp", _CHP.pattern, True, False),
-    ("digit", "python-logging", _PYASCTIME.pattern, False, False),
-    ("digit", "chp-legacy", _CHP_LEGACY.pattern, True, False),
-    ("upper", "python-logging", _PYLOG.pattern, True, False),
-)
-_GUARDS = {
-    "bracket": 'starts_with(le_mf_line, "[")',
-    "digit": "match(le_mf_line, r'^[0-9]')",
-    "upper": "match(le_mf_line, r'^[A-Z]')",
-}
+def _class(chars: str) -> str:
+    """A regex class of these letters, digits and punctuation, with runs written as ranges."""
+    codes = sorted(set(map(ord, chars)))
+    parts: list[str] = []
+    start = previous = codes[0]
+    for code in [*codes[1:], -1]:
+        if code != previous + 1:
+            parts.append(chr(start) if start == previous else f"{chr(start)}-{chr(previous)}")
+            start = code
+        previous = code
+    return "[" + "".join(parts) + "]"
+
+
+def _starts(var: str, chars: str) -> str:
+    """A VRL test that the string starts with one of these characters."""
+    if len(chars) == 1:
+        return f"starts_with({var}, {_s(chars)})"
+    return f"match({var}, r'^{_class(chars)}')"
 
 
 def _formats(var: str, via: str) -> list[str]:
     """prefix._match_format without the JSON case, flat: sets le_mf_ok and the le_mf_* parts."""
     c = [
         f"le_mf_line = {var}",
-        "if match(le_mf_line, r'^[DIWEC] [0-9]') && contains(truncate(le_mf_line, 80), \"] \") { "
-        'le_mf_line = "[" + le_mf_line }',
+        f"if match(le_mf_line, r'^[{formats.LOST_BRACKET_LETTERS}] [0-9]') && "
+        f'contains(truncate(le_mf_line, {formats.LOST_BRACKET_WITHIN}), "] ") {{ le_mf_line = "[" + le_mf_line }}',
     ]
-    for guard, fmt, pattern, logger, file in _FORMATS:
+    for fmt in formats.APP_FORMATS:
+        names = re.compile(fmt.pattern).groupindex
         groups = [
             "le_mf_level = get(le_levels, [downcase(strip_whitespace(string!(le_mf_m.level)))]) ?? null"
         ]
-        if logger:
+        if "logger" in names:
             groups.append("le_mf_logger = le_mf_m.logger")
-        if file:
+        if "file" in names:
             groups.append(
                 'if le_mf_m.file != null && le_mf_m.file != "" { le_mf_file = le_mf_m.file; '
                 "le_mf_lineno = to_int!(le_mf_m.line) }"
             )
-        if fmt != "python-logging" or logger is False:
+        if "time" in names:
             groups.append("le_mf_time = le_mf_m.time")
-        format_value = _s(fmt)
-        if fmt == "jupyterhub":
-            format_value = 'if le_mf_file == null { "jupyter-server" } else { "jupyterhub" }'
+        format_value = _s(fmt.name)
+        if fmt.name_without_file is not None:
+            format_value = (
+                f"if le_mf_file == null {{ {_s(fmt.name_without_file)} }} else {{ {_s(fmt.name)} }}"
+            )
         c += [
-            f"if !le_mf_ok && {_GUARDS[guard]} {{",
-            f"  le_mf_m, le_mf_e = parse_regex(le_mf_line, {_r(_prefix_pattern(pattern))})",
+            f"if !le_mf_ok && {_starts('le_mf_line', fmt.starts)} {{",
+            f"  le_mf_m, le_mf_e = parse_regex(le_mf_line, {_r(_prefix_pattern(fmt.pattern))})",
             "  if le_mf_e == null {",
             "    le_mf_ok = true",
             "    le_mf_msg = string!(le_mf_m.le_rest)",
@@ -121,22 +117,22 @@ def _match_format(var: str, via: str) -> list[str]:
         f"  le_mf_data, le_mf_jerr = parse_json({var})",
         "  if le_mf_jerr == null && is_object(le_mf_data) {",
         "    le_mf_d = object!(le_mf_data)",
-        "    if is_string(le_mf_d.log) {",
-        "      le_mf_inner = replace(string!(le_mf_d.log), r'\\n+$', \"\")",
+        f"    if is_string(le_mf_d.{_DOCKER}) {{",
+        f"      le_mf_inner = replace(string!(le_mf_d.{_DOCKER}), r'\\n+$', \"\")",
         *["      " + line for line in _clean("le_mf_inner")],
-        f'      le_mf_jvia = if {via} != null && {via} != "" {{ {via} }} else {{ "docker-json" }}',
+        f'      le_mf_jvia = if {via} != null && {via} != "" {{ {via} }} else {{ {_s(formats.DOCKER_JSON_VIA)} }}',
         "      le_mf_injson = true",
-        "    } else if is_string(le_mf_d.msg) {",
+        f"    }} else if is_string(le_mf_d.{_JSON['message']}) {{",
         "      le_mf_ok = true",
-        "      le_mf_msg = string!(le_mf_d.msg)",
+        f"      le_mf_msg = string!(le_mf_d.{_JSON['message']})",
         '      le_mf_fmt = "json"',
-        "      if is_string(le_mf_d.logger) { le_mf_logger = le_mf_d.logger }",
-        "      if is_string(le_mf_d.module) { le_mf_file = le_mf_d.module; "
-        "if is_integer(le_mf_d.line_no) { le_mf_lineno = le_mf_d.line_no } }",
-        "      if is_string(le_mf_d.written_at) { le_mf_time = le_mf_d.written_at }",
+        f"      if is_string(le_mf_d.{_JSON['logger']}) {{ le_mf_logger = le_mf_d.{_JSON['logger']} }}",
+        f"      if is_string(le_mf_d.{_JSON['file']}) {{ le_mf_file = le_mf_d.{_JSON['file']}; "
+        f"if is_integer(le_mf_d.{_JSON['line']}) {{ le_mf_lineno = le_mf_d.{_JSON['line']} }} }}",
+        f"      if is_string(le_mf_d.{_JSON['time']}) {{ le_mf_time = le_mf_d.{_JSON['time']} }}",
         f"      le_mf_via = {via}",
-        "      if is_string(le_mf_d.level) { le_mf_level = get(le_levels, "
-        "[downcase(strip_whitespace(string!(le_mf_d.level)))]) ?? null }",
+        f"      if is_string(le_mf_d.{_JSON['level']}) {{ le_mf_level = get(le_levels, "
+        f"[downcase(strip_whitespace(string!(le_mf_d.{_JSON['level']})))]) ?? null }}",
         "    }",
         "  }",
         "}",
@@ -169,40 +165,48 @@ def _take_format() -> list[str]:
 
 
 def _clean(var: str) -> list[str]:
+    ansi = " || ".join(f"contains({var}, {_s(literal)})" for literal in formats.ANSI_LITERALS)
+    border = _class(formats.BORDER_STRIP) + "+$"
     return [
-        f'if contains({var}, "\\u{{1b}}") || contains({var}, "^[") {{ {var} = replace({var}, {_r(_ANSI.pattern)}, "") }}',
+        f'if {ansi} {{ {var} = replace({var}, {_r(formats.ANSI)}, "") }}',
         f"{var} = replace({var}, r'^\\s+', \"\")",
-        f'if ends_with({var}, "│") {{ {var} = replace({var}, r\'[│ ]+$\', "") }}',
+        f'if ends_with({var}, {_s(formats.BORDER)}) {{ {var} = replace({var}, {_r(border)}, "") }}',
     ]
 
 
 def _strip_supervisor(var: str) -> list[str]:
     """Sets le_s_rest and le_s_via (null when no supervisor prefix), as prefix._strip_supervisor."""
-    embedded = "^(?s:.)(?:.{0,200}?)(?P<le_rest>(?:" + _EMBEDDED.pattern + ")(?s:.*))"
-    return [
-        f"le_s_rest = {var}",
-        "le_s_via = null",
-        f"if match({var}, r'^[0-9]') {{",
-        f"  le_s_m, le_s_e = parse_regex({var}, {_r(_prefix_pattern(_KUBECTL.pattern))})",
-        '  if le_s_e == null { le_s_rest = string!(le_s_m.le_rest); le_s_via = "kubectl" }',
-        "} else {",
-        f"  le_s_m, le_s_e = parse_regex({var}, {_r(_prefix_pattern(_JOURNALD.pattern))})",
-        '  if le_s_e == null { le_s_rest = string!(le_s_m.le_rest); le_s_via = "journald" }',
-        "}",
-        f'if le_s_via == null && contains(truncate({var}, 64), " | ") {{',
-        f"  le_s_m, le_s_e = parse_regex({var}, {_r(_prefix_pattern(_COMPOSE.pattern))})",
-        '  if le_s_e == null { le_s_rest = string!(le_s_m.le_rest); le_s_via = "docker-compose" }',
-        "}",
+    c = [f"le_s_rest = {var}", "le_s_via = null"]
+    for sup in formats.SUPERVISORS:
+        tests = ["le_s_via == null"]
+        if sup.starts is not None:
+            tests.append(_starts(var, sup.starts))
+        if sup.within is not None:
+            tests.append(f"contains(truncate({var}, {sup.within_chars}), {_s(sup.within)})")
+        c += [
+            f"if {' && '.join(tests)} {{",
+            f"  le_s_m, le_s_e = parse_regex({var}, {_r(_prefix_pattern(sup.pattern))})",
+            f"  if le_s_e == null {{ le_s_rest = string!(le_s_m.le_rest); le_s_via = {_s(sup.name)} }}",
+            "}",
+        ]
+    # the application's prefix further in: it must start within the window (searched lazily)
+    embedded = (
+        f"^(?s:.)(?:.{{0,{formats.EMBEDDED_WITHIN - 56}}}?)"
+        f"(?P<le_rest>(?:{formats.EMBEDDED_HUB}|{formats.EMBEDDED_CHP})(?s:.*))"
+    )
+    c += [
         "if le_s_via == null {",
         f"  le_s_m, le_s_e = parse_regex({var}, {_r(embedded)})",
-        '  if le_s_e == null { le_s_rest = string!(le_s_m.le_rest); le_s_via = "other" }',
+        f"  if le_s_e == null {{ le_s_rest = string!(le_s_m.le_rest); le_s_via = {_s(formats.EMBEDDED_VIA)} }}",
         "}",
     ]
+    return c
 
 
 def _parse_line() -> list[str]:
-    """Sets le_text, le_level and le_src from le_raw (prefix.parse_line), as a flat sequence."""
-    return [
+    """Sets le_text, le_level and le_src from le_raw (prefix.parse_line), as a flat sequence:
+    the supervisor loop is unrolled MAX_SUPERVISORS times."""
+    c = [
         "le_cur = le_raw",
         *_clean("le_cur"),
         "le_done = false",
@@ -211,31 +215,29 @@ def _parse_line() -> list[str]:
         "if le_mf_ok {",
         *["  " + line for line in _take_format()],
         "}",
-        "if !le_done {",
-        *["  " + line for line in _strip_supervisor("le_cur")],
-        "  if le_s_via == null { le_text = le_cur; le_done = true } else { "
-        "le_via = le_s_via; le_cur = replace(le_s_rest, r'^\\s+', \"\") }",
-        "}",
-        "if !le_done {",
-        *["  " + line for line in _match_format("le_cur", "le_via")],
-        "  if le_mf_ok {",
-        *["    " + line for line in _take_format()],
-        "  }",
-        "}",
-        "if !le_done {",
-        *["  " + line for line in _strip_supervisor("le_cur")],
-        '  if le_s_via == null { le_text = le_cur; le_src = {"format": "plain", "via": le_via}; le_done = true } '
-        "else { le_cur = replace(le_s_rest, r'^\\s+', \"\") }",
-        "}",
-        "if !le_done {",
-        *["  " + line for line in _match_format("le_cur", "le_via")],
-        "  if le_mf_ok {",
-        *["    " + line for line in _take_format()],
-        "  } else {",
-        '    le_text = le_cur; le_src = {"format": "plain", "via": le_via}; le_done = true',
-        "  }",
-        "}",
     ]
+    for _ in range(formats.MAX_SUPERVISORS):
+        c += [
+            "if !le_done {",
+            *["  " + line for line in _strip_supervisor("le_cur")],
+            "  if le_s_via == null {",
+            "    le_text = le_cur",
+            '    if le_via != null { le_src = {"format": "plain", "via": le_via} }',
+            "    le_done = true",
+            "  } else {",
+            "    if le_via == null { le_via = le_s_via }",
+            "    le_cur = replace(le_s_rest, r'^\\s+', \"\")",
+            "  }",
+            "}",
+            "if !le_done {",
+            *["  " + line for line in _match_format("le_cur", "le_via")],
+            "  if le_mf_ok {",
+            *["    " + line for line in _take_format()],
+            "  }",
+            "}",
+        ]
+    c.append('if !le_done { le_text = le_cur; le_src = {"format": "plain", "via": le_via} }')
+    return c
 
 
 def _version_key(expr: str, out: str) -> list[str]:
@@ -460,7 +462,7 @@ def export_vrl(table: Table, options: EnrichOptions | None = None, gated: bool =
     """The program text: deterministic for the same table and options. `gated=False` drops the
     literal checks in front of each regex (a plain if-chain, for the benchmark only)."""
     options = options or EnrichOptions()
-    levels: dict[str, Any] = dict(_ALIASES)
+    levels: dict[str, Any] = dict(LEVEL_WORDS)
     out: list[str] = [
         f"# logenrich {__version__}: the rule table {table.version} ({len(table.rules)} rules) as a VRL program",
         f"# profile {options.profile}; generated by `logenrich export vrl` - do not edit, regenerate",

@@ -3,13 +3,12 @@ build as many apps as they like. With several worker processes (``--workers``) t
 ``PROMETHEUS_MULTIPROC_DIR`` and ``render`` sums them over the workers."""
 
 import os
-from collections import Counter as Tally
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from app.compiler import Table
-from app.enrich import Result
+from app.batch import PASSTHROUGH, Counts
+from app.engine import Engine
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -66,8 +65,8 @@ class Metrics:
         )
         self.table_info = Gauge(
             "logenrich_table_info",
-            "The loaded rule table (value 1), labelled with its version.",
-            ["version"],
+            "The loaded rule table (value 1), labelled with its version and the engine that runs it.",
+            ["version", "engine"],
             registry=reg,
             multiprocess_mode="mostrecent",
         )
@@ -111,20 +110,18 @@ class Metrics:
             multiprocess_mode="mostrecent",
         )
 
-    def set_table(self, table: Table) -> None:
+    def set_table(self, engine: Engine) -> None:
         self.table_info.clear()
-        self.table_info.labels(table.version).set(1)
-        self.table_rules.set(len(table.rules))
+        self.table_info.labels(engine.table.version, engine.name).set(1)
+        self.table_rules.set(len(engine.table.rules))
 
-    def count_results(self, results: list[Result]) -> None:
-        """Count a batch's outcomes: one increment per distinct label set, not one per record."""
-        for result, count in Tally(results).items():  # a few distinct results per batch
-            if result.outcome == "passthrough":
+    def count_results(self, counts: Counts) -> None:
+        """Count a batch's records: one increment per distinct label set, not one per record."""
+        for key, count in counts.items():
+            if key == PASSTHROUGH:
                 self.passthrough.inc(count)
             else:
-                self.records.labels(
-                    result.classification or "", result.category or "none", result.severity or "unknown"
-                ).inc(count)
+                self.records.labels(*key).inc(count)
 
     def render(self) -> bytes:
         if multiprocess():

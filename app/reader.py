@@ -1,19 +1,20 @@
-"""Read log input for the CLI: raw log lines, a JSON array, or NDJSON records — detected.
+"""Read log input for the CLI in chunks the engine takes whole: raw log lines, a JSON array, or
+NDJSON records — detected from the first line.
 
 Raw lines are grouped into records: a line indented by four spaces (or a tab) continues the
-record before it, the way tornado's formatter writes tracebacks and multi-line messages. Each
-record becomes ``{"message": text}``. A JSON line that does not parse is kept as a raw line, so
-nothing is lost; ``Reader.bad_lines`` counts them.
+record before it, the way tornado's formatter writes tracebacks and multi-line messages. A chunk
+never ends inside a record. Each record becomes ``{"message": text}`` in the engine.
 """
 
 import re
 from collections.abc import Iterator
-from typing import IO, Any, Final
+from typing import IO, Final, Literal
 
-import orjson
+from app.batch import Kind
 
 # `[` followed by what can start a JSON value, not by a log level letter and a space
 _JSON_ARRAY_START: Final = re.compile(rb"\[\s*(?:[\[{\]\"0-9tfn-]|$)")
+CHUNK_BYTES: Final = 4 * 1024 * 1024
 
 
 def is_continuation(line: str) -> bool:
@@ -36,55 +37,52 @@ def group_lines(lines: Iterator[str]) -> Iterator[str]:
         yield current
 
 
-class Reader:
-    """Iterate the records of a binary stream, deciding its shape from its first bytes."""
+Shape = Literal["raw", "ndjson", "json"]
 
-    def __init__(self, stream: IO[bytes]) -> None:
+
+class Reader:
+    """The chunks of a binary stream, its shape decided from its first line."""
+
+    def __init__(self, stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> None:
         self._stream = stream
-        self.bad_lines = 0
-        self.shape = "raw"
+        self.chunk_bytes = chunk_bytes
+        self.shape: Shape = "raw"
         self.bytes_read = 0
 
-    def _lines(self, first: bytes) -> Iterator[str]:
-        for chunk in (
-            (first, *iter(self._stream.readline, b"")) if first else iter(self._stream.readline, b"")
-        ):
-            self.bytes_read += len(chunk)
-            yield chunk.decode("utf-8", "replace")
+    def _line(self) -> bytes:
+        line = self._stream.readline()
+        self.bytes_read += len(line)
+        return line
 
-    def records(self) -> Iterator[Any]:
-        head = self._stream.readline()
+    def chunks(self) -> Iterator[tuple[Kind, bytes]]:
+        """(how to read it, bytes) for each chunk, in order; each holds whole records."""
+        head = self._line()
         stripped = head.lstrip()
         if stripped.startswith(b"{"):
             self.shape = "ndjson"
-            yield from self._ndjson(head)
+            yield from self._lines(head, "ndjson", continuation=False)
         elif _JSON_ARRAY_START.match(stripped):
             body = head + self._stream.read()
             self.bytes_read = len(body)
-            try:
-                data = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                data = None
-            if isinstance(data, list):
-                self.shape = "json"
-                yield from data
-                return
-            yield from self._raw_text(body)
-        else:
-            for text in group_lines(self._lines(head)):
-                yield {"message": text}
+            self.shape = "json"
+            yield "json", body
+        elif head:
+            yield from self._lines(head, "text", continuation=True)
 
-    def _raw_text(self, body: bytes) -> Iterator[Any]:
-        for text in group_lines(iter(body.decode("utf-8", "replace").splitlines())):
-            yield {"message": text}
-
-    def _ndjson(self, first: bytes) -> Iterator[Any]:
-        for line in self._lines(first):
-            text = line.strip()
-            if not text:
-                continue
-            try:
-                yield orjson.loads(text)
-            except orjson.JSONDecodeError:
-                self.bad_lines += 1
-                yield {"message": line.rstrip("\r\n")}
+    def _lines(self, head: bytes, kind: Kind, continuation: bool) -> Iterator[tuple[Kind, bytes]]:
+        """Lines gathered into chunks of about `chunk_bytes`, cut only before a line that starts
+        a record (with `continuation`, an indented line belongs to the record before it)."""
+        parts = [head]
+        size = len(head)
+        while True:
+            line = self._line()
+            if not line:
+                break
+            starts_record = not (continuation and line.startswith((b"    ", b"\t")))
+            if size >= self.chunk_bytes and starts_record:
+                yield kind, b"".join(parts)
+                parts, size = [], 0
+            parts.append(line)
+            size += len(line)
+        if size:
+            yield kind, b"".join(parts)

@@ -13,11 +13,12 @@ from app.constraints import (
     Category,
     Conversion,
     FieldName,
+    HttpsUrl,
     NonEmpty,
     OneLine,
     RuleId,
     RulesetName,
-    Url,
+    Token,
 )
 from app.severity import Severity
 
@@ -76,7 +77,7 @@ class RuleSpec(Frozen):
     levels: tuple[Severity, ...] | None = None
     formats: tuple[NonEmpty, ...] | None = None
     # adjusted severity: "keep" keeps the logged level; adjust "cap"/"floor" bound it instead of setting it
-    severity: Literal["debug", "info", "warning", "error", "critical", "keep"]
+    severity: Literal[Severity, "keep"]
     adjust: Adjust = "set"
     conditions: tuple[Condition, ...] = ()
     category: Category
@@ -98,8 +99,8 @@ class RuleSpec(Frozen):
 
 class RulesetHeader(Frozen):
     name: RulesetName
-    version: NonEmpty
-    doc_base: Url
+    version: Token
+    doc_base: HttpsUrl
     description: str = ""
 
 

@@ -1,9 +1,10 @@
-"""The live rule table of a running service: load, check, swap atomically, watch for changes.
+"""The live rule table of a running service: load, check, build its engine, swap atomically,
+watch for changes.
 
-A request takes ``holder.current`` once and uses that enricher for its whole batch, so every
-response comes from one whole table. A reload loads and checks the new table off the request path
-(in a thread) and swaps the reference only when it checks; a table that fails keeps the old one
-serving and records why.
+A request takes ``holder.current`` once and uses that engine for its whole batch, so every
+response comes from one whole table. A reload loads and checks the new table and builds its
+engine off the request path (in a thread), and swaps the reference only when all of that worked;
+a table that fails keeps the old one serving and records why.
 """
 
 import hashlib
@@ -12,10 +13,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.catalog import expand_paths
-from app.check import load_table, rule_paths
-from app.enrich import Enricher, EnrichOptions
-from app.errors import TableError
+from app.catalog import expand_paths, rule_paths
+from app.check import load_table
+from app.engine import Engine, EngineName, load_engine
+from app.enrich import EnrichOptions
+from app.errors import LogenrichError
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,17 +30,21 @@ class ReloadOutcome:
 
 
 class TableHolder:
-    def __init__(self, paths: list[Path], builtin: bool, options: EnrichOptions) -> None:
+    def __init__(self, paths: list[Path], builtin: bool, options: EnrichOptions, engine: EngineName) -> None:
         self.paths = paths
         self.builtin = builtin
         self.options = options
+        self.engine_name = engine
         self._lock = threading.Lock()
-        self.current = Enricher(load_table(self._all_paths()), options)  # refuses a broken table
+        self.current: Engine = self._build()  # refuses a broken table
         self.fingerprint = self._fingerprint()
         self.last_reload: ReloadOutcome | None = None
 
     def _all_paths(self) -> list[Path]:
         return rule_paths(self.paths, builtin=self.builtin)
+
+    def _build(self) -> Engine:
+        return load_engine(load_table(self._all_paths()), self.options, self.engine_name)
 
     def _fingerprint(self) -> str:
         """A digest of every rule file's resolved path and content (ConfigMap updates swap a symlink)."""
@@ -59,12 +65,12 @@ class TableHolder:
         with self._lock:
             fingerprint = self._fingerprint()
             try:
-                table = load_table(self._all_paths())
-            except TableError as exc:
+                engine = self._build()
+            except LogenrichError as exc:
                 outcome = ReloadOutcome(False, trigger, time.time(), self.current.table.version, str(exc))
             else:
-                self.current = Enricher(table, self.options)
-                outcome = ReloadOutcome(True, trigger, time.time(), table.version)
+                self.current = engine
+                outcome = ReloadOutcome(True, trigger, time.time(), engine.table.version)
             self.fingerprint = fingerprint
             self.last_reload = outcome
             return outcome

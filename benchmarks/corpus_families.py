@@ -1,4 +1,4 @@
-"""Which rules may classify each message family of ../shared/corpus/dev.jsonl.
+"""Which rules may classify each message family of tests/data/corpus.jsonl.
 
 The corpus labels every line with a message family. A family listed here is covered: each of its
 lines must get one of these classifications. A family not listed must stay unclassified. A rule is

@@ -1,4 +1,4 @@
-"""Catalog coverage on ../shared/corpus/dev.jsonl: per family, how many lines get the family's
+"""Catalog coverage on tests/data/corpus.jsonl: per family, how many lines get the family's
 classification; checks that no line gets another family's classification and that at least 75%
 of all lines are classified.
 
@@ -13,11 +13,12 @@ from pathlib import Path
 
 import orjson
 
-from app.check import load_table, rule_paths
+from app.catalog import rule_paths
+from app.check import load_table
 from app.enrich import Enricher
 from benchmarks.corpus_families import FAMILY_RULES
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "dev.jsonl"
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "corpus.jsonl"
 TARGET = 0.75
 
 

@@ -1,7 +1,6 @@
 """Engine throughput on real lines: match + enrich, and decode -> enrich -> encode, in process.
 
-Records are the lines of ../shared/corpus/dev.jsonl (or the bundled sample log when the corpus is
-not beside the project) cycled into Vector-shaped records. Prints records/s per core and MiB/s, and
+Records are the lines of tests/data/corpus.jsonl cycled into Vector-shaped records. Prints records/s per core and MiB/s, and
 checks its own output: every record comes back, in order, with an enrichment.
 
     .venv/bin/python -m benchmarks.engine [--records 1000] [--rounds 7]
@@ -17,20 +16,18 @@ from typing import Any
 
 import orjson
 
-from app.check import load_table, rule_paths
+from app.catalog import rule_paths
+from app.check import load_table
 from app.codecs import Limits
 from app.enrich import Enricher, EnrichOptions
 from app.pipeline import Processed, process_body
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus" / "dev.jsonl"
-SAMPLE = ROOT / "app" / "samples" / "jupyterhub.log"
+CORPUS = ROOT / "tests" / "data" / "corpus.jsonl"
 
 
 def real_lines() -> list[str]:
-    if CORPUS.exists():
-        return [orjson.loads(line)["line"] for line in CORPUS.read_bytes().splitlines() if line.strip()]
-    return [line for line in SAMPLE.read_text().splitlines() if line and not line.startswith("    ")]
+    return [orjson.loads(line)["line"] for line in CORPUS.read_bytes().splitlines() if line.strip()]
 
 
 def vector_batch(lines: list[str], size: int) -> list[dict[str, Any]]:

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app.check import load_table, rule_paths
+from app.catalog import rule_paths
+from app.check import load_table
 from app.compiler import CompiledRule
 from app.enrich import Enricher, EnrichOptions
 from app.matcher import try_rule

@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.check import load_table, rule_paths
+from app.catalog import rule_paths
+from app.check import load_table
 from app.enrich import Enricher, EnrichOptions
 from benchmarks.engine import real_lines
 

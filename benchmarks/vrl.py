@@ -18,7 +18,8 @@ import time
 
 import vector_vrl
 
-from app.check import load_table, rule_paths
+from app.catalog import rule_paths
+from app.check import load_table
 from app.export_vrl import export_vrl
 from benchmarks.engine import real_lines
 

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from app.check import load_table, rule_paths
+from app.catalog import rule_paths
+from app.check import load_table
 from app.cli import catalog_markdown
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from app.check import load_table, rule_paths
+from app.catalog import rule_paths
+from app.check import load_table
 from app.export_vrl import export_vrl
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -35,6 +35,8 @@ class _QuietServer(ThreadingHTTPServer):
 class Recorder:
     port: int
     accepted: list[tuple[str, bytes]] = field(default_factory=list)  # (path, decoded body)
+    encodings: list[str | None] = field(default_factory=list)  # Content-Encoding of every request
+    raw_sizes: list[int] = field(default_factory=list)  # body bytes of every request, as sent
     requests: int = 0
     behaviour: Behaviour | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,8 +67,12 @@ class Recorder:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
+                encoding = self.headers.get("Content-Encoding")
+                with recorder.lock:
+                    recorder.encodings.append(encoding)
+                    recorder.raw_sizes.append(len(body))
+                if encoding == "gzip":
+                    body = gzip.decompress(body)  # fails the request if the relay's gzip is broken
                 with recorder.lock:
                     recorder.requests += 1
                 answer = recorder.behaviour(self.path, body) if recorder.behaviour else None

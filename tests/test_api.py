@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from app.api import create_app
 from app.api.security import token_ok
 from app.settings import Settings
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 from tests.payloads import PAYLOADS, Payload, assert_round_trip, compress, decode_response, input_records
 
 LINE = (
@@ -181,7 +181,7 @@ def test_metrics_that_matter(client: TestClient) -> None:
     assert 'logenrich_batches_total{encoding="identity",format="ndjson"}' in text
     assert "logenrich_request_bytes_total" in text
     assert 'logenrich_request_duration_seconds_bucket{endpoint="/v1/enrich"' in text
-    assert 'logenrich_table_info{version="jupyterhub@' in text
+    assert 'logenrich_table_info{engine="' in text and ',version="jupyterhub@' in text
     assert "logenrich_table_rules " in text
 
 

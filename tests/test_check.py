@@ -7,7 +7,7 @@ import pytest
 
 from app.check import check_paths, load_table
 from app.errors import TableError
-from tests.conftest import FIXTURES, cli
+from tests.helpers import FIXTURES, cli
 
 GOLDEN = FIXTURES / "golden"
 BROKEN = FIXTURES / "rules" / "broken"
@@ -49,6 +49,9 @@ def test_broken_files_report_every_problem() -> None:
         "reject 1 matches the rule",
         "colour: Extra inputs are not permitted",
         "not valid TOML",
+        "doc_url 'javascript:alert(document.cookie)' is not an https:// link",
+        "ruleset.version: String should match pattern",
+        "ruleset.doc_base: String should match pattern",
     ],
 )
 def test_each_problem_class_is_named(fragment: str) -> None:

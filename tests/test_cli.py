@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import ROOT, cli
+from tests.helpers import ROOT, cli
 
 SEED = [
     "Failing suspected API request to not-running server: /hub/user/alice/api/metrics/v1",

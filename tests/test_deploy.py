@@ -12,9 +12,8 @@ import pytest
 import vector_vrl
 import yaml
 
-from app.check import load_table, rule_paths
 from app.enrich import Enricher, EnrichOptions
-from tests.conftest import ROOT, cli
+from tests.helpers import ROOT, builtin_table, cli
 
 DEPLOY = ROOT / "deploy"
 COMPOSE = ROOT / "docker-compose.yml"
@@ -267,7 +266,7 @@ def _leaves(value: Any, prefix: str) -> list[tuple[str, Any]]:
 @pytest.mark.parametrize("profile", ["default", "ecs"])
 def test_templates_map_every_emitted_field(profile: str) -> None:
     explicit, dynamic = _mappings()
-    table = load_table(rule_paths(None))
+    table = builtin_table()
     enricher = Enricher(table, EnrichOptions(profile=profile))  # type: ignore[arg-type]
     owned = ("enrichment",) if profile == "default" else ("rule", "event", "log", "logenrich")
     seen = 0
@@ -296,7 +295,7 @@ def test_templates_map_every_emitted_field(profile: str) -> None:
 
 
 def test_every_field_name_has_one_type_across_the_catalog() -> None:
-    table = load_table(rule_paths(None))
+    table = builtin_table()
     enricher = Enricher(table)
     types: dict[str, set[str]] = {}
     for rule in table.rules:

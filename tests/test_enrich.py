@@ -8,27 +8,13 @@ import pytest
 
 from app.compiler import Table
 from app.enrich import Enricher, EnrichOptions, cap_text
+from tests.helpers import OVERSIZED_NUMBERS
 
 NOT_RUNNING = (
     "[W 2022-03-10 17:25:19.774 JupyterHub base:1349] "
     "Failing suspected API request to not-running server: /hub/user/alice/api/metrics/v1"
 )
 DOC = "https://jupyterhub.readthedocs.io/en/stable/howto/log-messages.html#failing-suspected-api-request-to-not-running-server"
-
-
-TIMEOUT = "[W 2019-08-22 04:13:17.776 JupyterHub user:{line}] ablekh's server failed to start in {n} seconds, giving up"
-MISMATCH = (
-    "jupyterhub version {v}.0.0 != jupyterhub-singleuser version 1.3.0. "
-    "This could cause failure to authenticate and result in redirect loops!"
-)
-# numbers no store keeps: past 64 bits, and past the digits Python converts to int (4300)
-OVERSIZED_NUMBERS = [
-    TIMEOUT.format(line=471, n="9" * 40),
-    TIMEOUT.format(line=471, n="9" * 5000),
-    TIMEOUT.format(line="4" * 5000, n=30),
-    TIMEOUT.format(line="4" * 12, n=30),
-    MISMATCH.format(v="1" * 5000),
-]
 
 
 def enrich(table: Table, record: Any, **options: Any) -> Any:

@@ -10,9 +10,9 @@ import httpx2 as httpx
 import orjson
 import pytest
 
+from tests.helpers import OVERSIZED_NUMBERS
 from tests.payloads import compress
 from tests.server import rss_kib, running_server
-from tests.test_enrich import OVERSIZED_NUMBERS
 
 LINE = "[W 2022-03-10 17:25:19.774 JupyterHub base:1349] Failing suspected API request to not-running server: /u/x"
 

@@ -1,12 +1,14 @@
 """Line prefixes of every format the reference lists, with and without supervisor prefixes."""
 
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.prefix import _EMBEDDED, _embedded_start, first_line, parse_line
+from app import formats
+from app.prefix import embedded_start, first_line, parse_line
 from app.severity import normalise_level
 
 CASES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
@@ -298,12 +300,13 @@ _PIECES = st.sampled_from(
 
 @given(st.lists(_PIECES, max_size=60).map("".join))
 def test_embedded_prefix_is_found_where_the_one_alternation_finds_it(line: str) -> None:
-    m = _EMBEDDED.search(line, 1, 256)
-    assert _embedded_start(line) == (m.start() if m else -1)
+    one_alternation = re.compile(f"{formats.EMBEDDED_HUB}|{formats.EMBEDDED_CHP}")
+    m = one_alternation.search(line, 1, formats.EMBEDDED_WITHIN)
+    assert embedded_start(line) == (m.start() if m else -1)
 
 
 def test_embedded_prefix_past_the_window_is_not_looked_for() -> None:
     near = "Nov 28 12:00:00 host bash: [W 2026-11-28 12:00:00.000 JupyterHub app:1] m"
-    assert _embedded_start(near) == near.index("[W")
+    assert embedded_start(near) == near.index("[W")
     far = "x" * 260 + "[W 2026-11-28 12:00:00.000 JupyterHub app:1] m"
-    assert _embedded_start(far) == -1
+    assert embedded_start(far) == -1

@@ -2,6 +2,7 @@
 and the same over the wire, in every framing and encoding."""
 
 import copy
+import functools
 from typing import Any
 
 import msgpack
@@ -9,18 +10,26 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.check import load_table, rule_paths
-from app.codecs import Limits, decompress
+from app import formats
+from app.batch import Limits
+from app.codecs import decompress
 from app.enrich import Enricher, EnrichOptions
 from app.pipeline import process_body
+from tests.helpers import builtin_table, engine_for
 from tests.payloads import assert_round_trip, compress, decode_response
 
-TABLE = load_table(rule_paths(None))
-ENRICHERS = {
-    profile: Enricher(TABLE, EnrichOptions(profile=profile))  # type: ignore[arg-type]
-    for profile in ("default", "ecs")
-}
-KNOWN_LINES = [example.line for rule in TABLE.rules for example in rule.spec.examples]
+
+@functools.cache
+def enricher_for(profile: str) -> Enricher:
+    return Enricher(builtin_table(), EnrichOptions(profile=profile))  # type: ignore[arg-type]
+
+
+# every example line of the built-in table, drawn once the table is loaded (not at import)
+known_lines = st.deferred(
+    lambda: st.sampled_from(
+        [example.line for rule in builtin_table().rules for example in rule.spec.examples]
+    )
+)
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 json_values = st.recursive(
@@ -30,9 +39,9 @@ json_values = st.recursive(
 )
 messages = st.one_of(
     st.text(max_size=300),
-    st.sampled_from(KNOWN_LINES),
-    st.builds(lambda line, junk: line + junk, st.sampled_from(KNOWN_LINES), st.text(max_size=40)),
-    st.builds(lambda junk, line: junk + line, st.text(max_size=40), st.sampled_from(KNOWN_LINES)),
+    known_lines,
+    st.builds(lambda line, junk: line + junk, known_lines, st.text(max_size=40)),
+    st.builds(lambda junk, line: junk + line, st.text(max_size=40), known_lines),
 )
 records = st.one_of(
     st.builds(
@@ -64,7 +73,7 @@ def _without_added(record: Any, original: Any, profile: str) -> Any:
 @given(batches, profiles)
 def test_count_order_and_input_fields_are_kept(batch: list[Any], profile: str) -> None:
     original = copy.deepcopy(batch)
-    results = ENRICHERS[profile].enrich_batch(batch)
+    results = enricher_for(profile).enrich_batch(batch)
     assert len(batch) == len(original) == len(results)
     for after, before in zip(batch, original, strict=True):
         if not isinstance(before, dict):
@@ -80,7 +89,7 @@ def test_count_order_and_input_fields_are_kept(batch: list[Any], profile: str) -
 
 @given(batches, profiles)
 def test_enrichment_is_idempotent(batch: list[Any], profile: str) -> None:
-    enricher = ENRICHERS[profile]
+    enricher = enricher_for(profile)
     enricher.enrich_batch(batch)
     once = copy.deepcopy(batch)
     enricher.enrich_batch(batch)
@@ -90,16 +99,32 @@ def test_enrichment_is_idempotent(batch: list[Any], profile: str) -> None:
 @given(st.text(), profiles)
 def test_any_string_message_is_enriched_without_error(message: str, profile: str) -> None:
     record = {"message": message}
-    result = ENRICHERS[profile].enrich_record(record)
+    result = enricher_for(profile).enrich_record(record)
     assert result.outcome in ("classified", "unclassified")
 
 
-@given(st.sampled_from(KNOWN_LINES), st.sampled_from(["\x1b[31m", "   ", "pod-1 | "]))
+# what supervisors write in front of an application's line; the engine peels up to MAX_SUPERVISORS
+SUPERVISOR_PREFIXES = [
+    "pod-1 | ",
+    "hub_1      | ",
+    "2024-01-23T09:51:06.938123456Z ",
+    "2024-01-23T09:51:06+01:00 ",
+    "Jan 23 09:51:06 hub-host jupyterhub[812]: ",
+]
+decorations = st.lists(
+    st.sampled_from(SUPERVISOR_PREFIXES), min_size=1, max_size=formats.MAX_SUPERVISORS - 2
+).flatmap(
+    lambda prefixes: st.sampled_from(["", "\x1b[31m", "   "]).map(lambda lead: lead + "".join(prefixes))
+)
+
+
+@given(known_lines, decorations)
 def test_known_lines_survive_decoration(line: str, decoration: str) -> None:
+    """Every example carries at most two supervisor prefixes; two more are still peeled."""
     plain = {"message": line}
     decorated = {"message": decoration + line}
-    ENRICHERS["default"].enrich_record(plain)
-    ENRICHERS["default"].enrich_record(decorated)
+    enricher_for("default").enrich_record(plain)
+    enricher_for("default").enrich_record(decorated)
     assert decorated["enrichment"]["classification"] == plain["enrichment"]["classification"]
 
 
@@ -147,7 +172,7 @@ def test_wire_round_trip_in_every_framing_and_encoding(
         content_encoding=None if encoding == "identity" else encoding,
         accept=None,
         accept_encoding=answer_encoding,
-        enricher=ENRICHERS["default"],
+        engine=engine_for("python"),
         limits=Limits(1 << 24, 1 << 26, 100_000),
     )
     assert processed.media_type.startswith(FRAMINGS[framing])
@@ -162,7 +187,7 @@ def test_wire_round_trip_in_every_framing_and_encoding(
         content_encoding=None,
         accept=None,
         accept_encoding=None,
-        enricher=ENRICHERS["default"],
+        engine=engine_for("python"),
         limits=Limits(1 << 24, 1 << 26, 100_000),
     )
     assert decode_response(again.body, again.media_type) == answer

@@ -10,13 +10,15 @@ import httpx2 as httpx
 
 from tests.downstream import recording_downstream
 from tests.server import running_server
-from tests.test_syslog_ng import SYSLOG_NG, _hub_log, pytestmark, start_syslog_ng  # noqa: F401 - same skip rule
+from tests.syslog_ng import SYSLOG_NG, hub_log, requires_syslog_ng, start_syslog_ng
+
+pytestmark = requires_syslog_ng
 
 
 def test_at_least_once_through_failures(tmp_path: Path) -> None:
     assert SYSLOG_NG is not None, "syslog-ng must be installed in CI"
     log = tmp_path / "jupyterhub.log"
-    records = _hub_log(log, copies=20)
+    records = hub_log(log, copies=20)
     phase = {"mode": "fail"}
     failed_batches = Counter[str]()
 
@@ -41,8 +43,8 @@ def test_at_least_once_through_failures(tmp_path: Path) -> None:
                 # 2) the downstream goes away: connections are refused
                 downstream.stop()
                 time.sleep(2)
-                ready = httpx.get(server.url + "/readyz")
-                assert ready.status_code == 503 and ready.json()["status"] == "downstream-unreachable"
+                ready = httpx.get(server.url + "/readyz")  # ready: another pod would not help
+                assert ready.status_code == 200 and ready.json()["downstreams"]["default"] is not None
                 # 3) it comes back and accepts
                 phase["mode"] = "accept"
                 downstream.start()

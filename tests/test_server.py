@@ -13,7 +13,7 @@ import httpx2 as httpx
 import orjson
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 from tests.payloads import PAYLOADS, Payload, assert_round_trip, compress, decode_response, input_records
 from tests.server import running_server
 
@@ -71,36 +71,26 @@ def test_json_logs_without_record_contents(server: Any) -> None:
 
 
 def test_overload_answers_503_with_retry_after(tmp_path: Path) -> None:
-    line = orjson.loads(PAYLOADS[0].body)[0]
-    big = compress(orjson.dumps([line] * 30_000), "gzip")  # a second or so of work in a worker thread
     with running_server(
         "--max-pending", "1", "--retry-after", "3", "--reload-interval", "0", tmp_path=tmp_path
     ) as s:
-        result: dict[str, Any] = {}
-
-        def busy() -> None:  # holds the only place while it is decoded and enriched
-            result["busy"] = httpx.post(
-                s.url + "/v1/enrich",
-                content=big,
-                headers={"content-type": "application/json", "content-encoding": "gzip"},
-                timeout=120,
-            )
-
-        worker = threading.Thread(target=busy)
-        worker.start()
-        deadline = time.monotonic() + 10
-        while worker.is_alive() and time.monotonic() < deadline:
-            response = httpx.post(
-                s.url + "/v1/enrich", content=b"[]", headers={"content-type": "application/json"}
-            )
-            if response.status_code == 503:
-                break
-            time.sleep(0.01)
-        worker.join()
+        # a body still on its way holds the only place until the slow-sender grace period ends
+        busy = socket.create_connection(("127.0.0.1", s.port))
+        busy.sendall(
+            b"POST /v1/enrich HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 17\r\n\r\n[{"message"'
+        )
+        time.sleep(0.3)
+        response = httpx.post(
+            s.url + "/v1/enrich", content=b"[]", headers={"content-type": "application/json"}
+        )
         assert response.status_code == 503
         assert response.headers["retry-after"] == "3"
         assert response.headers["content-type"] == "application/problem+json"
-        assert result["busy"].status_code == 200
+        busy.sendall(b':"a"}]')
+        answer = busy.recv(65536)
+        busy.close()
+        assert answer.startswith(b"HTTP/1.1 200 ")
         assert httpx.post(s.url + "/v1/enrich", content=b"[]").status_code == 200
 
 

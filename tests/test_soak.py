@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.server import ROOT
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.skipif(
     shutil.which("wrk") is None and not os.environ.get("CI"), reason="needs Debian's wrk (CI installs it)"

@@ -4,7 +4,6 @@ both profiles. Any difference fails with the line and the two outputs."""
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,23 +11,18 @@ import pytest
 import vector_vrl
 import yaml
 
-from app.check import load_table, rule_paths
+from app.compiler import Table
 from app.enrich import Enricher, EnrichOptions
 from app.export_vrl import export_vrl
-from benchmarks.coverage import CORPUS
-from tests.conftest import ROOT, cli
-from tests.test_enrich import OVERSIZED_NUMBERS
+from tests.helpers import OVERSIZED_NUMBERS, ROOT, cli, corpus_lines
 
-TABLE = load_table(rule_paths(None))
 INLINE = ROOT / "deploy" / "vector" / "inline.yaml"
 
 
-def _lines() -> list[str]:
-    lines = [example.line for rule in TABLE.rules for example in rule.spec.examples]
-    lines += [line for rule in TABLE.rules for line in rule.spec.rejects]
-    if CORPUS.exists():
-        lines += [orjson.loads(raw)["line"] for raw in CORPUS.read_bytes().splitlines() if raw.strip()]
-    return lines
+def _lines(table: Table) -> list[str]:
+    lines = [example.line for rule in table.rules for example in rule.spec.examples]
+    lines += [line for rule in table.rules for line in rule.spec.rejects]
+    return lines + list(corpus_lines())
 
 
 def _records(lines: list[str]) -> list[dict[str, Any]]:
@@ -52,11 +46,11 @@ def _vrl_outputs(program: str, records: list[dict[str, Any]]) -> list[Any]:
 
 
 @pytest.mark.parametrize("profile", ["default", "ecs"])
-def test_parity_with_the_python_engine(profile: str) -> None:
+def test_parity_with_the_python_engine(table: Table, profile: str) -> None:
     options = EnrichOptions(profile=profile)  # type: ignore[arg-type]
-    enricher = Enricher(TABLE, options)
-    records = _records(_lines())
-    got = _vrl_outputs(export_vrl(TABLE, options), records)
+    enricher = Enricher(table, options)
+    records = _records(_lines(table))
+    got = _vrl_outputs(export_vrl(table, options), records)
     differences = []
     for record, vrl in zip(records, got, strict=True):
         expected = copy.deepcopy(record)
@@ -68,26 +62,26 @@ def test_parity_with_the_python_engine(profile: str) -> None:
     assert len(records) > 1000
 
 
-def test_program_compiles_and_is_deterministic() -> None:
-    program = export_vrl(TABLE)
-    assert program == export_vrl(TABLE)
+def test_program_compiles_and_is_deterministic(table: Table) -> None:
+    program = export_vrl(table)
+    assert program == export_vrl(table)
     assert vector_vrl.validate_vrl(program).success
-    for rule in TABLE.rules[:5]:
+    for rule in table.rules[:5]:
         assert f"# {rule.id}  (" in program  # one readable block per rule
 
 
-def test_inline_vector_config_is_in_sync_and_compiles() -> None:
+def test_inline_vector_config_is_in_sync_and_compiles(table: Table) -> None:
     config = yaml.safe_load(INLINE.read_text())
-    assert config["transforms"]["logenrich"]["source"] == export_vrl(TABLE), "run: make vector-inline"
+    assert config["transforms"]["logenrich"]["source"] == export_vrl(table), "run: make vector-inline"
     check = vector_vrl.validate_config(INLINE)
     assert check.ok and {c.name for c in check.checked} == {"logenrich", "labels"}
 
 
-def test_cli_export(tmp_path: Path) -> None:
+def test_cli_export(table: Table) -> None:
     vrl = cli("export", "vrl", "--profile", "ecs")
     assert vrl.code == 0 and vrl.stdout.startswith(b"# logenrich")
     assert b".rule.id = le_rule" in vrl.stdout
     exported = orjson.loads(cli("export", "json").stdout)
-    assert exported["version"] == TABLE.version
-    assert len(exported["rules"]) == len(TABLE.rules)
+    assert exported["version"] == table.version
+    assert len(exported["rules"]) == len(table.rules)
     assert {"id", "pattern", "guard", "examples", "doc_url"} <= set(exported["rules"][0])

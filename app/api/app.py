@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
@@ -19,8 +20,11 @@ from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import __version__
-from app.api.routes import DOCUMENTED_MODELS, reload_tables, router
-from app.api.state import Admission, BodyBudget, Service
+from app.admission import Admission, BodyBudget
+from app.api import problems
+from app.api.openapi import DOCUMENTED_MODELS
+from app.api.routes import router
+from app.api.state import Service
 from app.metrics import Metrics
 from app.relay.forwarder import Forwarder
 from app.settings import Settings
@@ -102,7 +106,6 @@ async def _probe(service: Service, interval: float) -> None:
 
 async def _watch(service: Service, interval: float) -> None:
     """Reload when a rule file changes (Kubernetes ConfigMap updates swap a symlink)."""
-    import anyio
 
     while True:
         await asyncio.sleep(interval)
@@ -112,7 +115,7 @@ async def _watch(service: Service, interval: float) -> None:
             log.exception("rule file check failed")
             continue
         if changed:
-            await reload_tables(service, "file-change")
+            await service.reload("file-change")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -120,9 +123,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        tables = TableHolder(list(settings.rules), settings.builtin, settings.enrich_options)
+        tables = TableHolder(list(settings.rules), settings.builtin, settings.enrich_options, settings.engine)
         metrics = Metrics()
-        metrics.set_table(tables.current.table)
+        metrics.set_table(tables.current)
         service = Service(
             settings,
             tables,
@@ -133,14 +136,22 @@ def create_app(settings: Settings) -> FastAPI:
         downstreams, default = settings.downstreams()
         if downstreams:
             service.forwarder = Forwarder(downstreams, default, settings.retry_after)
+        engine = tables.current
         log.info(
             "rule table loaded",
             extra={
                 "trigger": "start",
-                "table": tables.current.table.version,
-                "rules": len(tables.current.table.rules),
+                "table": engine.table.version,
+                "rules": len(engine.table.rules),
+                "engine": engine.name,
             },
         )
+        if engine.name != settings.engine:
+            log.warning(
+                "the native engine is not available (the extension did not import); "
+                "serving on the Python engine",
+                extra={"engine": engine.name, "wanted": settings.engine},
+            )
         tasks: list[asyncio.Task[None]] = []
         loop = asyncio.get_running_loop()
         if settings.reload_interval > 0:
@@ -171,6 +182,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(router)
+    problems.install(app)
     ui = Path(str(resources.files("app.ui")))
     app.mount("/ui/static", StaticFiles(directory=ui), name="ui-static")
 
@@ -198,7 +210,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 async def _reload_quietly(service: Service, trigger: str) -> None:
     try:
-        await reload_tables(service, trigger)
+        await service.reload(trigger)
     except Exception:
         log.exception("reload failed")
 
@@ -207,6 +219,6 @@ def app_from_env() -> FastAPI:
     """Factory for uvicorn workers: settings from LOGENRICH_* variables."""
     from app.logs import configure
 
-    settings = Settings()
+    settings = Settings.from_environment()
     configure(settings.log_level)
     return create_app(settings)

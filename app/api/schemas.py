@@ -5,6 +5,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.constraints import Category
+from app.severity import Severity
+
 
 class Source(BaseModel):
     format: str = Field(examples=["jupyterhub"])
@@ -16,13 +19,13 @@ class Source(BaseModel):
 
 
 class Enrichment(BaseModel):
-    """What the default profile adds under `enrichment` (DESIGN.md §4)."""
+    """What the default profile adds under `enrichment` (docs/design.md, "Output fields")."""
 
     classification: str = Field(examples=["jupyterhub.proxy.not-running-server"])
     title: str | None = None
-    category: Literal["benign", "actionable", "misconfiguration", "failure", "security"] | None = None
-    severity: Literal["debug", "info", "warning", "error", "critical"] | None = None
-    original_severity: Literal["debug", "info", "warning", "error", "critical"] | None = None
+    category: Category | None = None
+    severity: Severity | None = None
+    original_severity: Severity | None = None
     doc_url: str | None = None
     summary: str | None = None
     action: str | None = None
@@ -68,7 +71,8 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
-    status: Literal["ready", "shutting-down", "downstream-unreachable"]
+    status: Literal["ready", "shutting-down"]
+    engine: Literal["native", "python"] = Field(description="the engine that runs the table")
     table: dict[str, Any]
     last_reload: dict[str, Any] | None = None
     downstreams: dict[str, str | None] | None = Field(

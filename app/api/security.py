@@ -3,9 +3,10 @@
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
 from app.api.state import Service
+from app.errors import Unauthorized
 
 
 def service_of(request: Request) -> Service:
@@ -27,8 +28,7 @@ def require_token(request: Request, service: ServiceDep) -> None:
     if secret is None:
         return
     if not token_ok(request.headers.get("authorization"), secret.get_secret_value()):
-        service.metrics.rejected.labels("auth").inc()
-        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized("missing or wrong bearer token")
 
 
 def require_token_for_metrics(request: Request, service: ServiceDep) -> None:

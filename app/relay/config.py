@@ -20,7 +20,6 @@
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -32,23 +31,25 @@ from pydantic import (
     model_validator,
 )
 
-from app.errors import LogenrichError
-
-Format = Literal["json", "ndjson", "elasticsearch", "loki"]
-Compression = Literal["none", "gzip"]
-
-
-class DownstreamError(LogenrichError):
-    """The downstream settings are not usable."""
+from app.constraints import (
+    DEFAULT_DEAD_LETTER_INDEX,
+    DEFAULT_INDEX,
+    Compression,
+    DownstreamFormat,
+    ForwardTimeout,
+    LokiLine,
+    Url,
+)
+from app.errors import SettingsError
 
 
 class Downstream(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
-    url: str = Field(pattern=r"^https?://\S+$")
-    format: Format = "json"
-    timeout: float = Field(30.0, gt=0, lt=60, description="seconds; below the shippers' 60 s")
+    url: Url
+    format: DownstreamFormat = "json"
+    timeout: ForwardTimeout = 30.0
     compression: Compression = "none"
     verify_tls: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
@@ -58,11 +59,11 @@ class Downstream(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     # elasticsearch
-    index: str = "logs-jupyterhub-default"
-    dead_letter_index: str = "logenrich-dead-letter"
+    index: str = DEFAULT_INDEX
+    dead_letter_index: str = DEFAULT_DEAD_LETTER_INDEX
     # loki
     labels: dict[str, str] = Field(default_factory=dict)
-    line: Literal["json", "message"] = "json"
+    line: LokiLine = "json"
 
     @field_validator("labels")
     @classmethod
@@ -101,7 +102,7 @@ def _resolve_env(table: dict[str, object], where: str) -> dict[str, object]:
         if key.endswith("_env"):
             variable = out.pop(key)
             if not isinstance(variable, str) or variable not in os.environ:
-                raise DownstreamError(f"{where}: {key} names the variable {variable!r}, which is not set")
+                raise SettingsError(f"{where}: {key} names the variable {variable!r}, which is not set")
             out[key.removesuffix("_env")] = os.environ[variable]
     return out
 
@@ -111,26 +112,26 @@ def load_downstreams(path: Path) -> tuple[dict[str, Downstream], str | None]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DownstreamError(f"{path}: {exc}") from exc
+        raise SettingsError(f"{path}: {exc}") from exc
     unknown = set(data) - {"default", "downstreams"}
     if unknown:
-        raise DownstreamError(
+        raise SettingsError(
             f"{path}: unknown keys {sorted(unknown)} (expected default and [downstreams.NAME])"
         )
     tables = data.get("downstreams", {})
     if not isinstance(tables, dict):
-        raise DownstreamError(f"{path}: [downstreams.NAME] tables expected")
+        raise SettingsError(f"{path}: [downstreams.NAME] tables expected")
     out: dict[str, Downstream] = {}
     for name, table in tables.items():
         if not isinstance(table, dict):
-            raise DownstreamError(f"{path}: downstreams.{name} must be a table")
+            raise SettingsError(f"{path}: downstreams.{name} must be a table")
         try:
             settings = _resolve_env(table, f"{path}: downstreams.{name}")
             out[name] = Downstream.model_validate({"name": name, **settings})
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise DownstreamError(f"{path}: downstreams.{name}: {problems}") from exc
+            raise SettingsError(f"{path}: downstreams.{name}: {problems}") from exc
     default = data.get("default")
     if default is not None and default not in out:
-        raise DownstreamError(f"{path}: default = {default!r} names no downstream")
+        raise SettingsError(f"{path}: default = {default!r} names no downstream")
     return out, default if isinstance(default, str) else None

@@ -1,68 +1,80 @@
-"""Request bodies for each downstream format, and what their answers mean.
+"""Downstream request bodies from decided records (the Python engine's writers), and what the
+answers of those downstreams mean.
 
 json / ndjson   the enriched records, for a Vector http_server source or Fluent Bit in_http
-elasticsearch   the _bulk API: one `create` action per record with a deterministic _id, so a
-                batch the shipper retries does not duplicate documents (the repeat is a 409)
+elasticsearch   the _bulk API: one `create` action per record with an `_id` from the record as it
+                came in and its place among identical records of the batch, so a batch sent again
+                does not duplicate documents (the repeat is a 409) and repeated records all stay
 loki            the push API: streams grouped by bounded labels (category, severity and static
                 labels); classification, doc link and fields as structured metadata
+
+Every record's time is its own (`@timestamp`, Vector `timestamp`, Fluent Bit `date`, `time`), else
+the time of its Fluent Bit event, else the time the batch was received.
 """
 
 import base64
 import hashlib
 import re
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
 
-from app.enrich import Result
+from app.codecs import dumps
+from app.enrich import Decision
 
-ENRICHMENT_KEYS: Final = ("enrichment",)
-
-
-def _canonical(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr)
+# --- ids -----------------------------------------------------------------------------------------
 
 
-def record_id(record: Any) -> str:
-    """A stable id from the record as received: the same record always gets the same id."""
-    digest = hashlib.blake2b(_canonical(record), digest_size=15).digest()
-    return base64.urlsafe_b64encode(digest).decode()
-
-
-def encode_json(records: list[Any]) -> bytes:
-    return orjson.dumps(records, default=repr)
-
-
-def encode_ndjson(records: list[Any]) -> bytes:
-    return b"".join(orjson.dumps(record, default=repr) + b"\n" for record in records)
+def record_ids(raw: list[bytes]) -> list[str]:
+    """One `_id` per record: a digest of its bytes as received and of how many identical records
+    came before it in the batch. The same batch gets the same ids; repeated records differ."""
+    seen: Counter[bytes] = Counter()
+    ids: list[str] = []
+    for data in raw:
+        occurrence = seen[data]
+        seen[data] += 1
+        digest = hashlib.blake2b(data + b"\n" + str(occurrence).encode(), digest_size=15).digest()
+        ids.append(base64.urlsafe_b64encode(digest).decode())
+    return ids
 
 
 # --- time ---------------------------------------------------------------------------------------
 
 _ISO = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?:[.,](?P<fraction>\d{1,9}))?"
-    r"(?P<zone>Z|[+-]\d{2}:?\d{2})?$"
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?P<time>[0-9]{2}:[0-9]{2}:[0-9]{2})"
+    r"(?:[.,](?P<fraction>[0-9]{1,9}))?(?P<zone>Z|[+-][0-9]{2}:?[0-9]{2})?$"
 )
+# times a store keeps: from the epoch to the end of year 9999
+MAX_TIME_NS: Final = 253_402_300_800 * 1_000_000_000
+
+
+def _in_range(ns: int) -> int | None:
+    return ns if 0 <= ns < MAX_TIME_NS else None
 
 
 def parse_time_ns(value: Any) -> int | None:
-    """Nanoseconds since the epoch from an RFC 3339 string or a number of s / ms / µs / ns."""
+    """Nanoseconds since the epoch from an RFC 3339 string or a number of s / ms / µs / ns;
+    None when it is none of those or lies outside what a store keeps (before 1970, after 9999)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
+        if isinstance(value, float) and not abs(value) < 1e19:
+            return None
         magnitude = abs(value)
         if magnitude >= 1e17:
-            return int(value)
-        if magnitude >= 1e14:
-            return int(value * 1_000)
-        if magnitude >= 1e11:
-            return int(value * 1_000_000)
-        if isinstance(value, int):
-            return value * 1_000_000_000
-        return round(value * 1_000_000) * 1_000  # a float of seconds holds microseconds at best
+            ns = int(value)
+        elif magnitude >= 1e14:
+            ns = int(value * 1_000)
+        elif magnitude >= 1e11:
+            ns = int(value * 1_000_000)
+        elif isinstance(value, int):
+            ns = value * 1_000_000_000
+        else:
+            ns = round(value * 1_000_000) * 1_000  # a float of seconds holds microseconds at best
+        return _in_range(ns)
     if not isinstance(value, str):
         return None
     m = _ISO.match(value.strip())
@@ -75,17 +87,18 @@ def parse_time_ns(value: Any) -> int | None:
         moment = datetime.fromisoformat(
             f"{m.group('date')}T{m.group('time')}{'+00:00' if zone == 'Z' else zone}"
         )
-    except ValueError:
+        seconds = int(moment.timestamp())
+    except (ValueError, OverflowError):
         return None
     fraction = (m.group("fraction") or "").ljust(9, "0")
-    return int(moment.timestamp()) * 1_000_000_000 + int(fraction)
+    return _in_range(seconds * 1_000_000_000 + int(fraction))
 
 
 TIME_KEYS: Final = ("@timestamp", "timestamp", "date", "time")
 
 
 def record_time_ns(record: Any) -> int | None:
-    """The record's own time: Vector `timestamp`, Fluent Bit `date`, ECS `@timestamp`, docker `time`."""
+    """The record's own time: ECS `@timestamp`, Vector `timestamp`, Fluent Bit `date`, docker `time`."""
     if not isinstance(record, dict):
         return None
     for key in TIME_KEYS:
@@ -101,25 +114,44 @@ def iso_from_ns(ns: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 1_000_000_000:09d}Z"
 
 
+# --- json / ndjson -------------------------------------------------------------------------------
+
+
+def encode_json_lines(records: list[Any], array: bool) -> bytes:
+    if array:
+        return b"[" + b",".join(map(dumps, records)) + b"]"
+    return b"".join(dumps(record) + b"\n" for record in records)
+
+
 # --- elasticsearch --------------------------------------------------------------------------------
 
 
-def bulk_document(record: Any, received_ns: int) -> dict[str, Any]:
+def bulk_document(record: Any, time_ns: int) -> bytes:
     """The document for a record: the record itself, with `@timestamp` added when it has none
     (data streams require it). A value that is not an object is kept as `event.original`."""
+    stamp = orjson.dumps(iso_from_ns(time_ns))
     if not isinstance(record, dict):
-        return {"@timestamp": iso_from_ns(received_ns), "event": {"original": _canonical(record).decode()}}
+        original = orjson.dumps(dumps(record).decode("utf-8"))
+        return b'{"@timestamp":' + stamp + b',"event":{"original":' + original + b"}}"
+    body = dumps(record)
     if "@timestamp" in record:
-        return record
-    return {"@timestamp": iso_from_ns(record_time_ns(record) or received_ns), **record}
+        return body
+    return b'{"@timestamp":' + stamp + (b"," + body[1:] if len(body) > 2 else b"}")
 
 
-def encode_bulk(records: list[Any], ids: list[str], index: str, received_ns: int) -> bytes:
-    parts: list[bytes] = []
-    for record, doc_id in zip(records, ids, strict=True):
-        parts.append(orjson.dumps({"create": {"_index": index, "_id": doc_id}}))
-        parts.append(orjson.dumps(bulk_document(record, received_ns), default=repr))
-    return b"\n".join(parts) + b"\n" if parts else b""
+def encode_bulk(
+    records: list[Any], ids: list[str], index: str, times: list[int]
+) -> tuple[bytes, tuple[tuple[int, int], ...]]:
+    """The _bulk body, and where each record's document line is in it."""
+    out = bytearray()
+    spans: list[tuple[int, int]] = []
+    for record, doc_id, time_ns in zip(records, ids, times, strict=True):
+        out += orjson.dumps({"create": {"_index": index, "_id": doc_id}}) + b"\n"
+        start = len(out)
+        out += bulk_document(record, time_ns)
+        spans.append((start, len(out)))
+        out += b"\n"
+    return bytes(out), tuple(spans)
 
 
 @dataclass
@@ -128,6 +160,17 @@ class BulkOutcome:
     duplicates: int = 0  # 409: already indexed by an earlier try of the same batch
     retryable: list[tuple[int, int, str]] = field(default_factory=list)  # (position, status, reason)
     rejected: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)  # (position, status, error)
+
+
+def _status(value: Any) -> int:
+    """An item's status as a number; whatever is not one counts as a server error."""
+    if isinstance(value, bool):
+        return 500
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return 500
 
 
 def read_bulk_response(answer: Any, count: int) -> BulkOutcome:
@@ -140,15 +183,15 @@ def read_bulk_response(answer: Any, count: int) -> BulkOutcome:
         return outcome
     for position, item in enumerate(items):
         result: Any = next(iter(item.values()), {}) if isinstance(item, dict) and item else {}
-        status = result.get("status", 500) if isinstance(result, dict) else 500
+        status = _status(result.get("status", 500)) if isinstance(result, dict) else 500
         error = result.get("error") if isinstance(result, dict) else None
         if 200 <= status < 300:
             outcome.created += 1
         elif status == 409:
             outcome.duplicates += 1
-        elif status == 429 or status >= 500:
+        elif status == 429 or status >= 500 or status < 200:
             reason = error.get("reason", "") if isinstance(error, dict) else str(error or "")
-            outcome.retryable.append((position, status, reason))
+            outcome.retryable.append((position, status, str(reason)))
         else:
             outcome.rejected.append(
                 (position, status, error if isinstance(error, dict) else {"reason": str(error)})
@@ -157,21 +200,23 @@ def read_bulk_response(answer: Any, count: int) -> BulkOutcome:
 
 
 def encode_dead_letters(
-    records: list[Any],
-    ids: list[str],
+    body: bytes,
+    documents: tuple[tuple[int, int], ...],
+    ids: tuple[str, ...],
     rejected: list[tuple[int, int, dict[str, Any]]],
     index: str,
     failed_index: str,
     downstream: str,
     now_ns: int,
 ) -> bytes:
-    """Bulk `create` actions that keep each rejected record, whole and unparsed, with the error."""
+    """Bulk `create` actions that keep each rejected document, whole and unparsed, with the error."""
     parts: list[bytes] = []
     for position, status, error in rejected:
+        start, end = documents[position]
         parts.append(orjson.dumps({"create": {"_index": index, "_id": ids[position]}}))
         document = {
             "@timestamp": iso_from_ns(now_ns),
-            "event": {"original": _canonical(records[position]).decode(), "kind": "pipeline_error"},
+            "event": {"original": body[start:end].decode("utf-8", "replace"), "kind": "pipeline_error"},
             "error": {
                 "type": str(error.get("type", "")),
                 "message": str(error.get("reason", "")),
@@ -188,51 +233,45 @@ def encode_dead_letters(
 _LABEL_UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
 
 
-def _metadata_key(name: str) -> str:
+def metadata_key(name: str) -> str:
     return "fields_" + _LABEL_UNSAFE.sub("_", name)
 
 
-def encode_loki(
-    records: list[Any],
-    results: list[Result],
-    *,
-    static_labels: dict[str, str],
-    line: str,
-    received_ns: int,
-    details: Callable[[Any], tuple[str | None, dict[str, Any]]],
-    strip: Callable[[Any], Any],
-    message: Callable[[Any], str | None],
-) -> bytes:
-    """A push request: one stream per (category, severity) and static labels, values in time order.
+def loki_stream(decision: Decision) -> tuple[str, str]:
+    """The bounded labels of a record: its category and its severity."""
+    if decision.outcome == "passthrough":
+        return "none", "unknown"
+    return decision.category or "unclassified", decision.severity or "unknown"
 
-    `details(record)` gives the doc link and fields the enrichment wrote; `strip(record)` the record
-    without it (for `line = "json"`); `message(record)` the log line itself (for `line = "message"`).
-    """
-    streams: dict[tuple[str, str], list[list[Any]]] = {}
-    for record, result in zip(records, results, strict=True):
-        category = result.category or ("unclassified" if result.outcome == "unclassified" else "none")
-        severity = result.severity or "unknown"
-        when = record_time_ns(record) or received_ns
-        text = message(record) if line == "message" else None
-        if text is None:
-            text = orjson.dumps(strip(record), default=repr).decode()
-        metadata: dict[str, str] = {}
-        if result.classification:
-            metadata["classification"] = result.classification
-        doc_url, fields = details(record)
-        if doc_url:
-            metadata["doc_url"] = doc_url
-        for name, value in fields.items():
-            metadata[_metadata_key(name)] = value if isinstance(value, str) else orjson.dumps(value).decode()
-        entry: list[Any] = [str(when), text, metadata] if metadata else [str(when), text]
-        streams.setdefault((category, severity), []).append(entry)
-    body = {
-        "streams": [
-            {
-                "stream": dict(static_labels) | {"category": category, "severity": severity},
-                "values": sorted(values, key=lambda v: int(v[0])),
-            }
-            for (category, severity), values in streams.items()
-        ]
-    }
-    return orjson.dumps(body)
+
+def loki_metadata(decision: Decision) -> dict[str, str]:
+    metadata: dict[str, str] = {}
+    classification = decision.classification
+    if classification:
+        metadata["classification"] = classification
+    if decision.doc_url:
+        metadata["doc_url"] = decision.doc_url
+    for name, value in (decision.fields or {}).items():
+        metadata[metadata_key(name)] = value if isinstance(value, str) else dumps(value).decode()
+    return metadata
+
+
+def encode_loki(
+    lines: list[str],
+    decisions: list[Decision],
+    times: list[int],
+    static_labels: tuple[tuple[str, str], ...],
+) -> bytes:
+    """A push request: one stream per (category, severity) and static labels, values in time order."""
+    streams: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
+    for text, decision, when in zip(lines, decisions, times, strict=True):
+        metadata = loki_metadata(decision)
+        entry = b'["' + str(when).encode() + b'",' + dumps(text)
+        entry += (b"," + dumps(metadata) + b"]") if metadata else b"]"
+        streams.setdefault(loki_stream(decision), []).append((when, entry))
+    parts: list[bytes] = []
+    for (category, severity), values in streams.items():
+        labels = dict(static_labels) | {"category": category, "severity": severity}
+        ordered = b",".join(entry for _, entry in sorted(values, key=lambda v: v[0]))
+        parts.append(b'{"stream":' + orjson.dumps(labels) + b',"values":[' + ordered + b"]}")
+    return b'{"streams":[' + b",".join(parts) + b"]}"

@@ -3,39 +3,36 @@
     downstream answer                          answer to the shipper
     2xx (and every _bulk item created/409)     200
     429, 5xx, 408, timeout, refused, reset     503 + Retry-After: the shipper keeps the batch, retries
-    401, 403, 404, 405, 407                    503 + Retry-After: our settings are wrong, not the batch;
-                                               nothing is dropped while an operator fixes them
+    3xx, 401, 403, 404, 405, 407               503 + Retry-After: our settings are wrong (a moved URL,
+                                               credentials), not the batch; nothing is dropped while
+                                               an operator fixes them, and the log says what is wrong
     other 4xx (400, 413, 422 …)                that 4xx with the downstream's reason: the batch itself
                                                can never succeed, so the shipper drops or dead-letters it
     _bulk items 429 / 5xx                      503 (created items come back as 409 on the retry)
     _bulk items rejected (mapping errors)      written to the dead-letter index, then 200
 
-Connections are pooled and kept alive per downstream; every request has a timeout below the
-shippers' 60 s.
+A failure is raised (``DownstreamDown``, ``DownstreamRejected``); a delivery is returned. Connections
+are pooled and kept alive per downstream; every request has a timeout below the shippers' 60 s.
 """
 
 import asyncio
 import contextlib
+import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 import httpx2 as httpx
 import orjson
 
+from app.batch import BatchResult, Bulk, JsonLines, Loki, Output
 from app.codecs import compress
-from app.enrich import EnrichOptions, Result
+from app.errors import DownstreamDown, DownstreamRejected
 from app.relay.config import Downstream
-from app.relay.encoders import (
-    encode_bulk,
-    encode_dead_letters,
-    encode_json,
-    encode_loki,
-    encode_ndjson,
-    read_bulk_response,
-    record_id,
-)
+from app.relay.encoders import encode_dead_letters, read_bulk_response
+
+log = logging.getLogger("logenrich")
 
 RETRYABLE: Final = frozenset({408, 425, 429})
 SETTINGS_PROBLEM: Final = frozenset({401, 403, 404, 405, 407})
@@ -48,25 +45,28 @@ _MEDIA: Final = {
 
 
 @dataclass(frozen=True, slots=True)
-class Prepared:
-    """A downstream request body, built off the event loop."""
-
-    body: bytes
-    count: int
-    records: list[Any]
-    ids: list[str]
-
-
-@dataclass(frozen=True, slots=True)
 class Delivery:
-    """What happened downstream, and the answer the shipper gets."""
+    """What the downstream took."""
 
-    status: int
-    outcome: str  # ok | retryable | rejected
     detail: str
-    retry_after: int | None = None
     delivered: int = 0
     dead_lettered: int = 0
+
+
+def output_for(downstream: Downstream) -> Output:
+    """What the engine writes for this downstream."""
+    if downstream.format == "json":
+        return JsonLines(array=True)
+    if downstream.format == "ndjson":
+        return JsonLines(array=False)
+    if downstream.format == "elasticsearch":
+        return Bulk(downstream.index)
+    return Loki(tuple(downstream.labels.items()), downstream.line)
+
+
+def request_body(downstream: Downstream, result: BatchResult) -> bytes:
+    """The engine's body, compressed as the downstream wants it (CPU work: off the event loop)."""
+    return compress(result.body, "gzip") if downstream.compression == "gzip" else result.body
 
 
 def target_url(downstream: Downstream) -> str:
@@ -77,74 +77,6 @@ def target_url(downstream: Downstream) -> str:
     if downstream.format == "loki" and path in ("", "/"):
         return url + "/loki/api/v1/push"
     return url
-
-
-def _enrichment_access(options: EnrichOptions) -> tuple[Any, Any]:
-    """(details, strip) for the Loki encoder, by output profile."""
-    if options.profile == "default":
-        key = options.key
-
-        def details(record: Any) -> tuple[str | None, dict[str, Any]]:
-            found = record.get(key) if isinstance(record, dict) else None
-            if not isinstance(found, dict):
-                return None, {}
-            fields = found.get("fields")
-            return found.get("doc_url"), fields if isinstance(fields, dict) else {}
-
-        def strip(record: Any) -> Any:
-            return {k: v for k, v in record.items() if k != key} if isinstance(record, dict) else record
-
-        return details, strip
-
-    def ecs_details(record: Any) -> tuple[str | None, dict[str, Any]]:
-        if not isinstance(record, dict):
-            return None, {}
-        rule, extra = record.get("rule"), record.get("logenrich")
-        doc = rule.get("reference") if isinstance(rule, dict) else None
-        fields = extra.get("fields") if isinstance(extra, dict) else None
-        return doc, fields if isinstance(fields, dict) else {}
-
-    def ecs_strip(record: Any) -> Any:
-        return (
-            {k: v for k, v in record.items() if k not in ("rule", "logenrich")}
-            if isinstance(record, dict)
-            else record
-        )
-
-    return ecs_details, ecs_strip
-
-
-def prepare(
-    downstream: Downstream,
-    records: list[Any],
-    results: list[Result],
-    options: EnrichOptions,
-    message_of: Any,
-    ids: list[str] | None = None,
-) -> Prepared:
-    """The request body for this downstream (CPU work: run it in a worker thread)."""
-    now_ns = time.time_ns()
-    doc_ids: list[str] = []
-    if downstream.format == "json":
-        body = encode_json(records)
-    elif downstream.format == "ndjson":
-        body = encode_ndjson(records)
-    elif downstream.format == "elasticsearch":
-        doc_ids = ids if ids is not None else [record_id(r) for r in records]
-        body = encode_bulk(records, doc_ids, downstream.index, now_ns)
-    else:
-        details, strip = _enrichment_access(options)
-        body = encode_loki(
-            records,
-            results,
-            static_labels=downstream.labels,
-            line=downstream.line,
-            received_ns=now_ns,
-            details=details,
-            strip=strip,
-            message=message_of,
-        )
-    return Prepared(compress(body, downstream.compression), len(records), records, doc_ids)
 
 
 def _retry_after(response: httpx.Response | None, fallback: int) -> int:
@@ -179,6 +111,7 @@ class Forwarder:
                 verify=downstream.verify_tls,
                 headers=headers,
                 auth=downstream.basic_auth,
+                follow_redirects=False,
             )
             self._clients[downstream.name] = client
         return client
@@ -188,108 +121,102 @@ class Forwarder:
             await client.aclose()
         self._clients.clear()
 
-    async def _post(
-        self, downstream: Downstream, url: str, body: bytes, media: str
-    ) -> httpx.Response | Delivery:
-        headers = {"Content-Type": media}
+    def _down(self, detail: str, retry_after: int | None = None) -> DownstreamDown:
+        return DownstreamDown(detail, retry_after or self.retry_after)
+
+    async def _post(self, downstream: Downstream, body: bytes) -> httpx.Response:
+        """POST a body already compressed as the downstream wants (``request_body``)."""
+        headers = {"Content-Type": _MEDIA[downstream.format]}
         if downstream.compression == "gzip":
             headers["Content-Encoding"] = "gzip"
         try:
-            return await self.client(downstream).post(url, content=body, headers=headers)
+            return await self.client(downstream).post(target_url(downstream), content=body, headers=headers)
         except httpx.TimeoutException as exc:
-            return Delivery(
-                503,
-                "retryable",
-                f"downstream {downstream.name} timed out: {type(exc).__name__}",
-                self.retry_after,
-            )
+            raise self._down(f"downstream {downstream.name} timed out: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
-            return Delivery(
-                503, "retryable", f"downstream {downstream.name} unreachable: {exc}", self.retry_after
-            )
+            reason = str(exc) or type(exc).__name__
+            raise self._down(f"downstream {downstream.name} unreachable: {reason}") from exc
 
-    def _by_status(self, downstream: Downstream, response: httpx.Response) -> Delivery:
+    def _check(self, downstream: Downstream, response: httpx.Response) -> None:
+        """Nothing for a 2xx; the failure it means otherwise."""
         status = response.status_code
+        if 200 <= status < 300:
+            return
         reason = _reason(response)
         if status in RETRYABLE or status >= 500:
-            return Delivery(
-                503,
-                "retryable",
-                f"downstream {downstream.name} answered {reason}",
-                _retry_after(response, self.retry_after),
+            raise self._down(
+                f"downstream {downstream.name} answered {reason}", _retry_after(response, self.retry_after)
             )
+        if 300 <= status < 400:
+            where = response.headers.get("location", "")
+            detail = (
+                f"downstream {downstream.name} redirects ({status}) to {where or 'nowhere'}; "
+                "set its URL to where it redirects"
+            )
+            log.error("downstream redirects", extra={"downstream": downstream.name, "detail": detail})
+            raise self._down(detail)
         if status in SETTINGS_PROBLEM:
             detail = (
                 f"downstream {downstream.name} refused the request ({reason}); check its URL and credentials"
             )
-            return Delivery(503, "retryable", detail, self.retry_after)
-        return Delivery(status, "rejected", f"downstream {downstream.name} rejected the batch: {reason}")
+            log.error(
+                "downstream refuses our requests", extra={"downstream": downstream.name, "detail": detail}
+            )
+            raise self._down(detail)
+        raise DownstreamRejected(f"downstream {downstream.name} rejected the batch: {reason}", status)
 
-    async def deliver(self, downstream: Downstream, prepared: Prepared) -> Delivery:
-        if prepared.count == 0:
-            return Delivery(200, "ok", "empty batch", delivered=0)
-        answer = await self._post(
-            downstream, target_url(downstream), prepared.body, _MEDIA[downstream.format]
-        )
-        if isinstance(answer, Delivery):
-            return answer
-        if not 200 <= answer.status_code < 300:
-            return self._by_status(downstream, answer)
+    async def deliver(self, downstream: Downstream, result: BatchResult, body: bytes) -> Delivery:
+        """Send `body` (``request_body(downstream, result)``, made off the event loop)."""
+        if result.records == 0:
+            return Delivery("empty batch")
+        answer = await self._post(downstream, body)
+        self._check(downstream, answer)
         if downstream.format != "elasticsearch":
-            return Delivery(200, "ok", f"delivered to {downstream.name}", delivered=prepared.count)
-        return await self._bulk_items(downstream, prepared, answer)
+            return Delivery(f"delivered to {downstream.name}", delivered=result.records)
+        return await self._bulk_items(downstream, result, answer)
 
     async def _bulk_items(
-        self, downstream: Downstream, prepared: Prepared, answer: httpx.Response
+        self, downstream: Downstream, result: BatchResult, answer: httpx.Response
     ) -> Delivery:
         try:
             parsed = orjson.loads(answer.content)
         except orjson.JSONDecodeError:
-            return Delivery(
-                503,
-                "retryable",
-                f"downstream {downstream.name} sent an unreadable _bulk answer",
-                self.retry_after,
-            )
-        outcome = read_bulk_response(parsed, prepared.count)
+            raise self._down(f"downstream {downstream.name} sent an unreadable _bulk answer") from None
+        outcome = read_bulk_response(parsed, result.records)
         if outcome.retryable:
             position, status, reason = outcome.retryable[0]
-            detail = (
-                f"{len(outcome.retryable)} of {prepared.count} documents were not indexed "
+            raise self._down(
+                f"{len(outcome.retryable)} of {result.records} documents were not indexed "
                 f"(first: item {position}, status {status} {reason}); retry the batch"
             )
-            return Delivery(503, "retryable", detail, self.retry_after)
         delivered = outcome.created + outcome.duplicates
         if not outcome.rejected:
-            return Delivery(200, "ok", f"indexed in {downstream.name}", delivered=delivered)
+            return Delivery(f"indexed in {downstream.name}", delivered=delivered)
         dead = encode_dead_letters(
-            prepared.records,
-            prepared.ids,
+            result.body,
+            result.documents,
+            result.ids,
             outcome.rejected,
             downstream.dead_letter_index,
             downstream.index,
             downstream.name,
             time.time_ns(),
         )
-        dead = compress(dead, downstream.compression)
-        written = await self._post(downstream, target_url(downstream), dead, _MEDIA["elasticsearch"])
-        if isinstance(written, Delivery):
-            return written
+        written = await self._post(
+            downstream, compress(dead, "gzip") if downstream.compression == "gzip" else dead
+        )
         if not 200 <= written.status_code < 300:
-            return Delivery(
-                503, "retryable", f"dead-letter write failed: {_reason(written)}", self.retry_after
-            )
+            raise self._down(f"dead-letter write failed: {_reason(written)}")
         try:
             dead_outcome = read_bulk_response(orjson.loads(written.content), len(outcome.rejected))
         except orjson.JSONDecodeError:
             dead_outcome = None
         if dead_outcome is None or dead_outcome.retryable or dead_outcome.rejected:
-            return Delivery(
-                503, "retryable", "dead-letter write did not index every document", self.retry_after
-            )
+            raise self._down("dead-letter write did not index every document")
         kept = f"{len(outcome.rejected)} rejected documents kept in {downstream.dead_letter_index}"
-        detail = f"indexed in {downstream.name}; {kept}"
-        return Delivery(200, "ok", detail, delivered=delivered, dead_lettered=len(outcome.rejected))
+        return Delivery(
+            f"indexed in {downstream.name}; {kept}", delivered=delivered, dead_lettered=len(outcome.rejected)
+        )
 
     async def reachable(self, downstream: Downstream, timeout: float = 2.0) -> str | None:
         """None when a TCP connection to the downstream opens; else why not."""
