@@ -97,10 +97,6 @@ class Table:
     version: str  # "jupyterhub@2026.11.0" (+ "+name@version" for each further ruleset)
     rulesets: tuple[tuple[str, str, str], ...]  # (name, version, path)
 
-    @property
-    def by_id(self) -> dict[str, CompiledRule]:
-        return {rule.id: rule for rule in self.rules}
-
 
 def _compile_condition(spec: VersionBoundary | NumberRange) -> CompiledCondition:
     if isinstance(spec, VersionBoundary):
@@ -109,27 +105,39 @@ def _compile_condition(spec: VersionBoundary | NumberRange) -> CompiledCondition
     return CompiledRange(spec.field, spec.min, spec.max, spec.severity)
 
 
-def _rule_issues(rule: RuleSpec, path: str, line: int) -> list[Issue]:
-    """Problems that stop one rule from compiling."""
+def _compile(pattern: str) -> tuple[re.Pattern[str] | None, list[str]]:
+    """The pattern compiled once, and every reason it is outside the subset (None: unusable)."""
+    problems = check_pattern(pattern)
+    if problems:
+        return None, problems
+    return re.compile(pattern), []
+
+
+def _rule_issues(
+    rule: RuleSpec, path: str, line: int
+) -> tuple[list[Issue], re.Pattern[str] | None, tuple[tuple[str, re.Pattern[str]], ...]]:
+    """Problems that stop one rule from compiling; its regex and derivations when there are none."""
     issues: list[Issue] = []
 
     def add(message: str) -> None:
         issues.append(Issue(path, line, rule.id, message))
 
-    for problem in check_pattern(rule.pattern):
+    regex, problems = _compile(rule.pattern)
+    for problem in problems:
         add(problem)
-    captures: set[str] = set()
-    if not any("invalid regex" in p for p in check_pattern(rule.pattern)):
-        captures = set(re.compile(rule.pattern).groupindex)
+    captures: set[str] = set(regex.groupindex) if regex is not None else set()
+    derived: list[tuple[str, re.Pattern[str]]] = []
     for derive in rule.derive:
-        for problem in check_pattern(derive.pattern):
+        derive_regex, derive_problems = _compile(derive.pattern)
+        for problem in derive_problems:
             add(f"derive from {derive.source}: {problem}")
         if derive.source not in captures:
             add(f"derive reads field {derive.source!r}, which the pattern does not capture")
-        if not check_pattern(derive.pattern):
-            captures |= set(re.compile(derive.pattern).groupindex)
-    if issues:
-        return issues
+        if derive_regex is not None:
+            captures |= set(derive_regex.groupindex)
+            derived.append((derive.source, derive_regex))
+    if issues or regex is None:
+        return issues, None, ()
     for name in rule.convert:
         if name not in captures:
             add(f"convert names field {name!r}, which the pattern does not capture")
@@ -146,7 +154,7 @@ def _rule_issues(rule: RuleSpec, path: str, line: int) -> list[Issue]:
         for name in example.fields or {}:
             if name not in captures and name != "exception":  # `exception` comes from any traceback
                 add(f"example {number} expects field {name!r}, which the pattern does not capture")
-    return issues
+    return issues, regex, tuple(derived)
 
 
 def _precedence(rulesets: list[LoadedRuleset]) -> list[tuple[RuleSpec, LoadedRuleset, int]]:
@@ -178,8 +186,8 @@ def compile_table(rulesets: list[LoadedRuleset]) -> tuple[Table, list[Issue]]:
             )
             continue
         seen[rule.id] = where
-        found = _rule_issues(rule, loaded.path, line)
-        if found:
+        found, regex, derived = _rule_issues(rule, loaded.path, line)
+        if found or regex is None:
             issues.extend(found)
             continue
         header = loaded.spec.ruleset
@@ -208,7 +216,7 @@ def compile_table(rulesets: list[LoadedRuleset]) -> tuple[Table, list[Issue]]:
                 ruleset_version=header.version,
                 path=loaded.path,
                 line=line,
-                regex=re.compile(rule.pattern),
+                regex=regex,
                 doc_url=doc_url,
                 guard=guard_keys(rule.pattern),
                 first_chars=first_chars(rule.pattern),
@@ -216,7 +224,7 @@ def compile_table(rulesets: list[LoadedRuleset]) -> tuple[Table, list[Issue]]:
                 loggers=frozenset(rule.loggers) if rule.loggers is not None else None,
                 levels=frozenset(rule.levels) if rule.levels is not None else None,
                 formats=frozenset(rule.formats) if rule.formats is not None else None,
-                derive=tuple((d.source, re.compile(d.pattern)) for d in rule.derive),
+                derive=derived,
                 convert=tuple(rule.convert.items()),
                 conditions=tuple(map(_compile_condition, rule.conditions)),
                 constants=constants,

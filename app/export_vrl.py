@@ -22,6 +22,7 @@ from typing import Any
 from app import __version__, formats
 from app.compiler import CompiledBoundary, CompiledRange, CompiledRule, Table
 from app.enrich import EnrichOptions
+from app.profiles import ProfileSpec, Value
 from app.severity import LEVEL_WORDS, RANK
 
 _STAGES = {"dev": 0, "pre": 1, "final": 2, "post": 3}
@@ -314,9 +315,7 @@ _NONEMPTY = 'filter(object!({0})) -> |_k, v| {{ v != null && v != "" }}'
 def _rule_block(rule: CompiledRule, gated: bool = True) -> list[str]:
     spec = rule.spec
     gates = ["le_rule == null"]
-    if not gated:
-        pass
-    elif rule.guard:
+    if gated and rule.guard:
         gates.append("(" + " || ".join(f"contains(le_line, {_s(k)})" for k in rule.guard) + ")")
     if gated and rule.first_chars is not None and len(rule.first_chars) <= 12:
         gates.append(
@@ -384,78 +383,65 @@ def _message_choice(options: EnrichOptions) -> list[str]:
     return c
 
 
-def _write_default(key: str) -> list[str]:
-    k = json.dumps([key])
-    return [
-        "le_e = {}",
-        "if le_rule == null {",
-        '  le_e = {"classification": "unclassified"}',
-        "  if le_level != null { le_e.severity = le_level; le_e.original_severity = le_level }",
-        "  if le_src != null { le_e.source = le_src }",
-        "} else {",
-        '  le_e = {"classification": le_rule, "title": le_meta.title, "category": le_meta.category, "severity": le_sev}',
-        "  if le_level != null { le_e.original_severity = le_level }",
-        "  le_e.doc_url = le_meta.doc_url",
-        "  le_e.summary = le_meta.summary",
-        "  le_e.action = le_meta.action",
-        "  le_e.fields = le_f",
-        "  if le_src != null { le_e.source = le_src }",
-        "  le_e.ruleset = le_meta.ruleset",
-        "  le_e.ruleset_version = le_meta.ruleset_version",
-        "}",
-        f". = set!(., {k}, le_e)",
-    ]
+# each value a profile writes, as a VRL expression over the program's variables (null: absent)
+_VALUES: dict[Value, str] = {
+    "classification": 'if le_rule == null { "unclassified" } else { le_rule }',
+    "title": "le_meta.title",
+    "category": "le_meta.category",
+    "severity": "if le_rule == null { le_level } else { le_sev }",
+    "syslog_severity": "if le_v_severity != null { get!(le_syslog, [le_v_severity]) } else { null }",
+    "level": "le_level",
+    "doc_url": "le_meta.doc_url",
+    "summary": "le_meta.summary",
+    "action": "le_meta.action",
+    "fields": "if le_rule == null { null } else { le_f }",
+    "source": "le_src",
+    "source_logger": "if le_src != null { le_src.logger } else { null }",
+    "source_file": "if le_src != null { le_src.file } else { null }",
+    "source_line": "if le_src != null { le_src.line } else { null }",
+    "ruleset": "le_meta.ruleset",
+    "ruleset_version": "le_meta.ruleset_version",
+}
 
 
-def _write_ecs() -> list[str]:
-    return [
-        "if !exists(.rule) { .rule = {} }",
-        "if is_object(.rule) {",
-        '  if le_rule == null { .rule.id = "unclassified" } else {',
-        "    .rule.id = le_rule; .rule.name = le_meta.title; .rule.category = le_meta.category",
-        "    .rule.reference = le_meta.doc_url; .rule.description = le_meta.summary",
-        "    .rule.ruleset = le_meta.ruleset; .rule.version = le_meta.ruleset_version",
-        "  }",
-        "}",
-        "le_sev_out = if le_rule == null { le_level } else { le_sev }",
-        "if le_sev_out != null || le_rule != null {",
-        "  if !exists(.event) { .event = {} }",
-        "  if is_object(.event) {",
-        "    if le_sev_out != null { .event.severity = get!(le_syslog, [le_sev_out]) }",
-        "    if le_rule != null { .event.reference = le_meta.doc_url }",
-        "  }",
-        "}",
-        "if le_level != null || le_src != null {",
-        "  if !exists(.log) { .log = {} }",
-        "  if is_object(.log) {",
-        "    if le_level != null && !exists(.log.level) { .log.level = le_level }",
-        "    if le_src != null {",
-        "      if exists(le_src.logger) && !exists(.log.logger) { .log.logger = le_src.logger }",
-        "      if exists(le_src.file) {",
-        "        if !exists(.log.origin) { .log.origin = {} }",
-        "        if is_object(.log.origin) {",
-        "          if !exists(.log.origin.file) { .log.origin.file = {} }",
-        "          if is_object(.log.origin.file) {",
-        "            if !exists(.log.origin.file.name) { .log.origin.file.name = le_src.file }",
-        "            if !exists(.log.origin.file.line) { .log.origin.file.line = le_src.line }",
-        "          }",
-        "        }",
-        "      }",
-        "    }",
-        "  }",
-        "}",
-        "if !exists(.logenrich) { .logenrich = {} }",
-        "if is_object(.logenrich) {",
-        "  if le_sev_out != null { .logenrich.severity = le_sev_out }",
-        "  if le_level != null { .logenrich.original_severity = le_level }",
-        "  if le_rule != null {",
-        "    .logenrich.category = le_meta.category",
-        "    .logenrich.action = le_meta.action",
-        "    .logenrich.fields = le_f",
-        "  }",
-        "  if le_src != null { .logenrich.source = le_src }",
-        "}",
-    ]
+def _path(parts: tuple[str, ...]) -> str:
+    """A VRL path of quoted segments: any key is safe."""
+    return "." + ".".join(json.dumps(part, ensure_ascii=False) for part in parts)
+
+
+def _write_profile(spec: ProfileSpec) -> list[str]:
+    """The profile's targets and slots (app.profiles), as the Python writer applies them."""
+    c = [f"le_v_{name} = {expression}" for name, expression in _VALUES.items()]
+    for target in spec.targets:
+        body: list[str] = []
+        if target.replace:
+            body.append("le_o = {}")
+            body += [
+                f"if le_v_{slot.value} != null {{ le_o.{json.dumps(slot.key)} = le_v_{slot.value} }}"
+                for slot in target.slots
+            ]
+            body.append(f"{_path(target.path)} = le_o")
+            depth = 0
+            for end in range(1, len(target.path)):
+                parent = _path(target.path[:end])
+                body[0:0] = [f"if !exists({parent}) {{ {parent} = {{}} }}", f"if is_object({parent}) {{"]
+                depth += 1
+            body += ["}"] * depth
+        else:
+            for end in range(1, len(target.path) + 1):
+                here = _path(target.path[:end])
+                body += [f"if !exists({here}) {{ {here} = {{}} }}", f"if is_object({here}) {{"]
+            for slot in target.slots:
+                where = _path((*target.path, slot.key))
+                keep = f" && !exists({where})" if slot.keep_existing else ""
+                body.append(f"if le_v_{slot.value} != null{keep} {{ {where} = le_v_{slot.value} }}")
+            body += ["}"] * len(target.path)
+        if target.needs:
+            test = " || ".join(f"le_v_{need} != null" for need in target.needs)
+            c += [f"if {test} {{", *["  " + line for line in body], "}"]
+        else:
+            c += body
+    return c
 
 
 def export_vrl(table: Table, options: EnrichOptions | None = None, gated: bool = True) -> str:
@@ -471,9 +457,9 @@ def export_vrl(table: Table, options: EnrichOptions | None = None, gated: bool =
         *_message_choice(options),
         "le_go = le_raw != null",
     ]
-    if options.profile == "default":
-        key = json.dumps([options.key])
-        out.append(f"if exists(.{_path(options.key)}) && !is_object(get!(., {key})) {{ le_go = false }}")
+    if options.spec.guard_key is not None:
+        guard = _path((options.spec.guard_key,))
+        out.append(f"if exists({guard}) && !is_object({guard}) {{ le_go = false }}")
     out += [
         "if le_go {",
         "  le_raw = string!(le_raw)",
@@ -512,11 +498,7 @@ def export_vrl(table: Table, options: EnrichOptions | None = None, gated: bool =
         "  }",
     ]
     out.append('  le_syslog = {"debug": 7, "info": 6, "warning": 4, "error": 3, "critical": 2}')
-    writer = _write_default(options.key) if options.profile == "default" else _write_ecs()
+    writer = _write_profile(options.spec)
     out += ["  " + line for line in writer]
     out.append("}")
     return "\n".join(out) + "\n"
-
-
-def _path(key: str) -> str:
-    return key if key.replace("_", "a").isalnum() else json.dumps(key)

@@ -18,7 +18,9 @@ from app.severity import RANK, Severity
 
 
 class Matcher:
-    """Immutable after construction; safe to share between threads and requests."""
+    """The table's prefilter and rules. Safe to share between threads and requests: the only
+    state that changes after construction is a bounded cache of candidate lists per combination
+    of guard literals found, filled on the hot path (a lost race only computes one twice)."""
 
     __slots__ = ("_automaton", "_by_key", "_combined", "_unguarded", "rules", "table")
 

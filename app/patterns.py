@@ -103,10 +103,6 @@ def check_pattern(pattern: str) -> list[str]:
     return problems
 
 
-def group_names(pattern: str) -> set[str]:
-    return set(re.compile(pattern).groupindex)
-
-
 def _guards(items: Any, ignorecase: bool) -> list[tuple[str, ...]]:
     """Alternative guards of a sequence: each is a tuple of literals, one of which every match holds."""
     guards: list[tuple[str, ...]] = []
@@ -221,16 +217,3 @@ def is_anchored(pattern: str) -> bool:
     parsed = parse(pattern)
     data = list(parsed.data)
     return bool(data) and data[0] == (sre.AT, sre.AT_BEGINNING) and not parsed.state.flags & re.MULTILINE
-
-
-def anchored_prefix(pattern: str) -> str | None:
-    """The literal a match must start with when the pattern is `^literal…`, else None."""
-    items = _after_caret(pattern)
-    if items is None:
-        return None
-    chars: list[str] = []
-    for op, av in items:
-        if op is not sre.LITERAL:
-            break
-        chars.append(chr(av))
-    return "".join(chars) or None

@@ -1,6 +1,6 @@
 """Rule-file models: what a TOML ruleset may say, parsed into frozen, typed values.
 
-A ruleset file has a ``[ruleset]`` header and ``[[rules]]``; see ``app/rules/jupyterhub.toml``
+A ruleset file has a ``[ruleset]`` header and ``[[rules]]``; see the top of ``app/rules/10-hub.toml``
 for a documented example of every key.
 """
 

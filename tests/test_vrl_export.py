@@ -80,7 +80,7 @@ def test_inline_vector_config_is_in_sync_and_compiles(table: Table) -> None:
 def test_cli_export(table: Table) -> None:
     vrl = cli("export", "vrl", "--profile", "ecs")
     assert vrl.code == 0 and vrl.stdout.startswith(b"# logenrich")
-    assert b".rule.id = le_rule" in vrl.stdout
+    assert b'."rule"."id" = le_v_classification' in vrl.stdout
     exported = orjson.loads(cli("export", "json").stdout)
     assert exported["version"] == table.version
     assert len(exported["rules"]) == len(table.rules)
