@@ -4,10 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8080
+# the native engine's sources: a change rebuilds the extension (release mode, by maturin)
+NATIVE := $(shell find native -path native/target -prune -o -path native/fuzz -prune -o -type f \( -name '*.rs' -o -name 'Cargo.*' \) -print)
+MANIFEST := --manifest-path native/Cargo.toml
 
-.PHONY: install run enrich-sample test lint format typecheck check bench soak readme-catalog vector-inline clean
+.PHONY: install run enrich-sample test rust-test lint format typecheck check bench soak fuzz readme-catalog vector-inline clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(NATIVE)
+	@command -v cargo >/dev/null || { echo "logenrich builds its native engine with Rust's cargo, which is not installed: install it with rustup (https://rustup.rs) or your distribution's cargo package, then run this again" >&2; exit 1; }
 	@test -x $(BIN)/python || "$$(scripts/find-python)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -23,9 +27,14 @@ run: $(STAMP)
 enrich-sample: $(STAMP)
 	$(BIN)/logenrich enrich app/samples/jupyterhub.log
 
-## The whole test suite.
-test: $(STAMP)
+## The whole test suite: the native crate (format, lints, unit and doc tests), then pytest.
+test: $(STAMP) rust-test
 	$(BIN)/python -m pytest
+
+rust-test:
+	cargo fmt $(MANIFEST) --all --check
+	cargo clippy $(MANIFEST) --locked --all-targets -- -D warnings
+	cargo test $(MANIFEST) --locked --quiet
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests benchmarks scripts
@@ -34,6 +43,7 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format app tests benchmarks scripts
 	$(BIN)/ruff check --fix app tests benchmarks scripts
+	cargo fmt $(MANIFEST) --all
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -63,4 +73,4 @@ vector-inline: $(STAMP)
 	$(BIN)/python scripts/vector_inline.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache native/target app/_native*.so

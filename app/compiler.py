@@ -18,6 +18,7 @@ from app.catalog import LoadedRuleset
 from app.constraints import HTTPS_LINK_PATTERN
 from app.errors import Issue
 from app.patterns import check_pattern, first_chars, guard_keys
+from app.regexes import compile_pattern, pattern_problem
 from app.severity import Severity
 from app.spec import NumberRange, RuleSpec, VersionBoundary
 
@@ -110,7 +111,10 @@ def _compile(pattern: str) -> tuple[re.Pattern[str] | None, list[str]]:
     problems = check_pattern(pattern)
     if problems:
         return None, problems
-    return re.compile(pattern), []
+    native = pattern_problem(pattern)
+    if native is not None:
+        return None, [f"the native engine cannot compile the pattern: {native.splitlines()[-1]}"]
+    return compile_pattern(pattern), []
 
 
 def _rule_issues(

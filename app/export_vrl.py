@@ -338,10 +338,11 @@ def _rule_block(rule: CompiledRule, gated: bool = True) -> list[str]:
         f"    le_meta = {_meta(rule)}",
         "    le_f = " + _NONEMPTY.format("le_m"),
     ]
-    for source, regex in rule.derive:
+    for derive in rule.spec.derive:
+        source = derive.source
         c += [
             f"    if is_string(le_f.{source}) {{",
-            f"      le_d, le_derr = parse_regex(string!(le_f.{source}), {_r(regex.pattern)})",
+            f"      le_d, le_derr = parse_regex(string!(le_f.{source}), {_r(derive.pattern)})",
             "      if le_derr == null { le_f = merge(" + _NONEMPTY.format("le_d") + ", le_f) }",
             "    }",
         ]

@@ -6,7 +6,6 @@ regexes run, in precedence order, and the first that matches decides. Rules with
 literal are tried on every line (``logenrich check`` warns about them).
 """
 
-import re
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -14,6 +13,7 @@ import ahocorasick_rs
 
 from app.compiler import CompiledRule, Table
 from app.prefix import first_line
+from app.regexes import compile_pattern
 from app.severity import RANK, Severity
 
 
@@ -123,16 +123,17 @@ def try_rule(
 
 
 # "TimeoutError: pod x did not start", "tornado.httpclient.HTTPClientError: HTTP 403", "KeyError: 'items'"
-_EXCEPTION_LINE = re.compile(
+EXCEPTION_LINE: Final = (
     r"(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Timeout|Failure)\w*(?::.*)?"
 )
+_EXCEPTION_LINE = compile_pattern(rf"\A(?:{EXCEPTION_LINE})$")  # the line has no newline
 
 
 def last_exception(message: str) -> str | None:
     """The last line of a multi-line record when it names an exception (a traceback's summary)."""
     tail = message.rstrip()
     line = tail[tail.rfind("\n") + 1 :].strip()
-    return line if _EXCEPTION_LINE.fullmatch(line) else None
+    return line if _EXCEPTION_LINE.match(line) else None
 
 
 _INT64_MIN: Final = -(2**63)

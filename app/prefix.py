@@ -30,16 +30,17 @@ import orjson
 
 from app import formats
 from app.formats import AppFormat
+from app.regexes import compile_pattern
 from app.severity import Severity, normalise_level
 
-_ANSI: Final = re.compile(formats.ANSI)
+_ANSI: Final = compile_pattern(formats.ANSI)
 _APP: Final[tuple[tuple[AppFormat, re.Pattern[str]], ...]] = tuple(
-    (fmt, re.compile(fmt.pattern)) for fmt in formats.APP_FORMATS
+    (fmt, compile_pattern(fmt.pattern)) for fmt in formats.APP_FORMATS
 )
 _HUB: Final = _APP[0][1]
-_SUPERVISORS: Final = tuple((sup, re.compile(sup.pattern)) for sup in formats.SUPERVISORS)
-_EMBEDDED_HUB: Final = re.compile(formats.EMBEDDED_HUB)
-_EMBEDDED_CHP: Final = re.compile(formats.EMBEDDED_CHP)
+_SUPERVISORS: Final = tuple((sup, compile_pattern(sup.pattern)) for sup in formats.SUPERVISORS)
+_EMBEDDED_HUB: Final = compile_pattern(formats.EMBEDDED_HUB)
+_EMBEDDED_CHP: Final = compile_pattern(formats.EMBEDDED_CHP)
 _LETTER_LEVELS: Final[dict[str, Severity]] = {
     letter: level for letter in formats.UPPER if (level := normalise_level(letter)) is not None
 }

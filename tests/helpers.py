@@ -28,7 +28,7 @@ def builtin_table() -> Table:
 
 
 # every engine the product has: each test that takes `engine_name` runs on each of them
-ENGINES: tuple[EngineName, ...] = ("python",)
+ENGINES: tuple[EngineName, ...] = ("python", "native")
 
 
 @functools.cache
