@@ -26,8 +26,9 @@ class Limits:
     max_records: int = 100_000
 
 
-# JSON nested deeper than this is refused (400) by every decoder
-MAX_DEPTH: Final = 1024
+# How deep a request body may nest, its top-level values (a batch's array, a line of NDJSON, a
+# MessagePack object) being level 1: deeper is refused (400) by both engines (app.structure).
+MAX_DEPTH: Final = 128
 
 
 # what an answer may be asked to be written in (Accept), whatever the request's framing

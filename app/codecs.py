@@ -36,7 +36,8 @@ import msgpack
 import orjson
 import zstandard
 
-from app.batch import MAX_DEPTH, AnswerKind, Framing, Kind, Limits
+from app import structure
+from app.batch import AnswerKind, Framing, Kind, Limits
 from app.errors import CodecError
 from app.reader import group_lines
 
@@ -324,6 +325,31 @@ def may_change_numbers(data: bytes) -> bool:
     return any(found in shape for found in _NUMBER_SHAPES)
 
 
+class Exact:
+    """A number kept as written: JSON allows it, a double or a 64-bit integer cannot hold it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Exact) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _fragment(value: Any) -> Any:
+    """orjson's `default`: an exact number is written as it came."""
+    if isinstance(value, Exact):
+        return orjson.Fragment(value.text.encode())
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def _exact_int(text: str) -> Any:
     digits = len(text) - (text[:1] == "-")
     if digits < 19:
@@ -332,7 +358,7 @@ def _exact_int(text: str) -> Any:
         value = int(text)
         if -(2**63) <= value < 2**64:  # what a 64-bit store (and orjson) holds
             return value
-    return orjson.Fragment(text.encode())
+    return Exact(text)
 
 
 def _exact_float(text: str) -> Any:
@@ -340,12 +366,12 @@ def _exact_float(text: str) -> Any:
     exponent always do); else the text, written back as sent."""
     value = float(text)
     if not math.isfinite(value):
-        return orjson.Fragment(text.encode())
+        return Exact(text)
     if len(text) < 16 and "e" not in text and "E" not in text:
         return value
     if repr(value) == text or Decimal(text) == Decimal(repr(value)):
         return value
-    return orjson.Fragment(text.encode())
+    return Exact(text)
 
 
 class _NotJson(ValueError):
@@ -387,16 +413,41 @@ def _byte_offset(text: str, pos: int) -> int:
     return len(text[:pos].encode("utf-8", "surrogatepass"))
 
 
-def _raw_decode(text: str, pos: int, base: int, body: bytes, framing: str) -> tuple[Any, int]:
+def _too_deep(body: bytes, at: int, framing: str, cause: BaseException | None = None) -> CodecError:
+    error = _undecodable(body, at, structure.REASON, framing)
+    error.__cause__ = cause
+    return error
+
+
+def _checked(value: Any, data: bytes, start: int, body: bytes, framing: str, level: int) -> Any:
+    """`value`, read from the JSON text at `start` in `body`, unless it nests too deep."""
+    if structure.may_be_too_deep(data) and structure.too_deep(value, level):
+        raise _too_deep(body, structure.json_deep_at(body, start, level), framing)
+    return value
+
+
+def _deeper_first(error: CodecError, body: bytes, start: int, framing: str, level: int) -> CodecError:
+    """A reader's error, or the depth error when a too-deep container comes before it."""
+    at = structure.json_deep_at(body, start, level)
+    if 0 <= at < error.where.get("offset", 0):
+        return _too_deep(body, at, framing, error)
+    return error
+
+
+def _raw_decode(text: str, pos: int, base: int, body: bytes, framing: str, level: int = 1) -> tuple[Any, int]:
+    start = base + _byte_offset(text, pos)
     try:
-        return _EXACT.raw_decode(text, pos)
+        value, end = _EXACT.raw_decode(text, pos)
     except json.JSONDecodeError as exc:
-        raise _undecodable(body, base + _byte_offset(text, exc.pos), exc.msg, framing) from exc
+        error = _undecodable(body, base + _byte_offset(text, exc.pos), exc.msg, framing)
+        raise _deeper_first(error, body, start, framing, level) from exc
     except _NotJson as exc:  # NaN, Infinity: the first one from here is the one refused
         at = max(text.find(exc.name, pos), pos)
-        raise _undecodable(body, base + _byte_offset(text, at), str(exc), framing) from exc
+        error = _undecodable(body, base + _byte_offset(text, at), str(exc), framing)
+        raise _deeper_first(error, body, start, framing, level) from exc
     except RecursionError as exc:
-        raise _undecodable(body, base, f"nested more than {MAX_DEPTH} deep", framing) from exc
+        raise _too_deep(body, structure.json_deep_at(body, start, level), framing, exc) from exc
+    return _checked(value, body[start : base + _byte_offset(text, end)], start, body, framing, level), end
 
 
 def _exact_loads(data: bytes, base: int, body: bytes, framing: str) -> Any:
@@ -410,15 +461,17 @@ def _exact_loads(data: bytes, base: int, body: bytes, framing: str) -> Any:
 
 
 def loads(data: bytes, base: int = 0, body: bytes | None = None, framing: str = "JSON") -> Any:
-    """One JSON value: orjson, unless its bytes may hold a value orjson cannot keep exactly or it
-    refuses them; then the standard library's reader with exact numbers."""
+    """One JSON value, a top-level value of `body` at `base`: orjson, unless its bytes may hold a
+    value orjson cannot keep exactly or it refuses them; then the standard library's reader with
+    exact numbers."""
+    whole = body if body is not None else data
     if not may_change_numbers(data):
         try:
-            return orjson.loads(data)
+            return _checked(orjson.loads(data), data, base, whole, framing, 1)
         except orjson.JSONDecodeError as exc:
             if "depth limit" in str(exc):
-                raise _undecodable(body or data, base, f"nested more than {MAX_DEPTH} deep", framing) from exc
-    return _exact_loads(data, base, body if body is not None else data, framing)
+                raise _too_deep(whole, structure.json_deep_at(whole, base), framing, exc) from exc
+    return _exact_loads(data, base, whole, framing)
 
 
 def _dumps_exact(value: Any) -> bytes:
@@ -434,13 +487,13 @@ def _dumps_exact(value: Any) -> bytes:
             return orjson.dumps(value)
         except orjson.JSONEncodeError:
             return json.dumps(value).encode()  # ensure_ascii: \\udXXX escapes, valid JSON
-    return orjson.dumps(value)
+    return orjson.dumps(value, default=_fragment)
 
 
 def dumps(value: Any) -> bytes:
     """JSON bytes for a decoded record, values kept exactly."""
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value, default=_fragment)
     except orjson.JSONEncodeError:
         return _dumps_exact(value)
 
@@ -488,7 +541,7 @@ def _decode_array(data: bytes, start: int, limits: Limits) -> list[Any]:
         if text[pos : pos + 1] == "]" and not records:
             pos += 1
             break
-        value, pos = _raw_decode(text, pos, offset - start, data, "JSON")
+        value, pos = _raw_decode(text, pos, offset - start, data, "JSON", level=2)
         records.append(value)
         if len(records) > limits.max_records:
             raise _too_many(limits)
@@ -570,20 +623,37 @@ def _decode_ndjson_family(data: bytes, limits: Limits, trailing: bool) -> Decode
         if lines_error.kind != "undecodable":
             raise
         stripped = data.strip(_WS)
+        start = len(data) - len(data.lstrip(_WS))
         try:  # one pretty-printed object
-            return Decoded([loads(stripped)], "object", trailing, raw=[stripped])
-        except CodecError:
-            pass
+            return Decoded([loads(stripped, start, data)], "object", trailing, raw=[stripped])
+        except CodecError as refused:
+            object_error = refused
         try:
             records, raw = _decode_stream(data, limits)
-        except CodecError:
-            raise lines_error from None  # the line reader's error says where the first bad line is
+        except CodecError as stream_error:
+            if stream_error.kind != "undecodable":
+                raise
+            # values that read whole but for their depth say so; else the line reader's error,
+            # which says where the first bad line is
+            for deeper in (object_error, stream_error):
+                if deeper.detail.endswith(structure.REASON):
+                    raise deeper from None
+            raise lines_error from None
         return Decoded(records, "json_stream", trailing, raw=raw)
 
 
 def is_event(obj: Any) -> bool:
     """A Fluent Bit event: [time, record] or [[time, metadata], record]."""
     return isinstance(obj, list) and len(obj) == 2 and isinstance(obj[1], dict)
+
+
+def _msgpack_refused(data: bytes, start: int, limit: int) -> None:
+    """Refuse the body for the first problem of the object at `start`, found where the native
+    reader finds it (see app.structure)."""
+    problem = structure.msgpack_problem(data, start, limit)
+    if problem:
+        at, reason = problem
+        raise CodecError("undecodable", f"the body is not valid MessagePack: {reason}", {"offset": at})
 
 
 def _decode_msgpack(data: bytes, limits: Limits, strict: bool) -> Decoded:
@@ -611,15 +681,19 @@ def _decode_msgpack(data: bytes, limits: Limits, strict: bool) -> Decoded:
             end = unpacker.tell()
             if strict and not (isinstance(obj, dict) or is_event(obj)):
                 raise CodecError("undecodable", "not MessagePack events", {"offset": start})
+            if structure.too_deep(obj):
+                _msgpack_refused(data, start, limit)
             envelopes.append(obj)
             records.append(obj[1] if is_event(obj) else obj)
             raw.append(data[start:end])
             start = end
-    except (msgpack.UnpackException, ValueError) as exc:
+    except (msgpack.UnpackException, ValueError, TypeError) as exc:  # TypeError: a list as a key
+        _msgpack_refused(data, start, limit)
         raise CodecError(
             "undecodable", f"the body is not valid MessagePack: {exc}", {"offset": unpacker.tell()}
         ) from exc
     if start != len(data):
+        _msgpack_refused(data, start, limit)
         raise CodecError(
             "undecodable",
             f"the body is not valid MessagePack: {len(data) - start} bytes left over after the last "
@@ -764,9 +838,9 @@ def json_records(decoded: Decoded) -> list[Any]:
 
 def _msgpack_safe(value: Any) -> Any:
     """A JSON value as MessagePack holds it: a number beyond its range as its JSON text, a lone
-    surrogate as U+FFFD."""
-    if isinstance(value, orjson.Fragment):
-        return value.contents.decode() if isinstance(value.contents, bytes) else str(value.contents)
+    surrogate as "?"."""
+    if isinstance(value, Exact):
+        return value.text
     if isinstance(value, str):
         return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, dict):
@@ -791,7 +865,7 @@ def encode_answer(decoded: Decoded, framing: Framing) -> bytes:
         return dumps(records[0])
     if framing in ("json", "object"):
         try:
-            return orjson.dumps(records)
+            return orjson.dumps(records, default=_fragment)
         except orjson.JSONEncodeError:
             return b"[" + b",".join(map(dumps, records)) + b"]"
     body = b"\n".join(map(dumps, records))

@@ -255,6 +255,11 @@ impl CodecError {
         }
     }
 
+    /// A body refused for nesting too deep (see [`crate::MAX_DEPTH`]).
+    fn is_depth(&self) -> bool {
+        self.reason.starts_with("nested more than")
+    }
+
     fn msgpack(offset: usize, reason: impl Into<String>) -> CodecError {
         CodecError {
             kind: "undecodable",
@@ -305,6 +310,9 @@ struct Decoded {
     synthesised: Option<Vec<u8>>,
     /// text framing: each record's text (its id's bytes)
     texts: Vec<String>,
+    /// JSON read again without white space: each record's span in the body as received (its
+    /// id's bytes)
+    received: Option<Vec<Span>>,
 }
 
 /// What one record is (`app.enrich.Decision`).
@@ -398,7 +406,7 @@ fn decode_array(data: &[u8], start: usize, limits: &Limits) -> Result<Scanned, C
                 message: String::new(),
             });
         }
-        let (end, members) = scan_value(&scanner, pos)?;
+        let (end, members) = scan_value(&scanner, pos, 2)?;
         records.push((Record::Json(Span { start: pos, end }), members));
         Ok(end)
     })
@@ -440,7 +448,7 @@ fn decode_lines(data: &[u8], limits: &Limits) -> Result<Scanned, CodecError> {
             }
             let scanner = Scanner::new(&data[..start + line.len()], Mode::Lenient);
             let (end, members) =
-                scan_value(&scanner, start + a).map_err(|e| CodecError::json(e, "NDJSON"))?;
+                scan_value(&scanner, start + a, 1).map_err(|e| CodecError::json(e, "NDJSON"))?;
             if end != start + b {
                 return Err(CodecError::json(
                     json::Error {
@@ -476,7 +484,8 @@ fn decode_stream(data: &[u8], limits: &Limits) -> Result<Scanned, CodecError> {
         if records.len() >= limits.max_records {
             return Err(CodecError::too_many(limits.max_records));
         }
-        let (end, members) = scan_value(&scanner, pos).map_err(|e| CodecError::json(e, "JSON"))?;
+        let (end, members) =
+            scan_value(&scanner, pos, 1).map_err(|e| CodecError::json(e, "JSON"))?;
         records.push((Record::Json(Span { start: pos, end }), members));
         pos = end;
     }
@@ -503,19 +512,22 @@ fn decoded(
         members,
         synthesised: None,
         texts: Vec::new(),
+        received: None,
     }
 }
 
-/// Check the JSON value at `pos`: where it ends, and its members when it is an object.
+/// Check the JSON value at `pos`, nested `level` deep in the body (1: the body's top level):
+/// where it ends, and its members when it is an object.
 fn scan_value(
     scanner: &Scanner<'_>,
     pos: usize,
+    level: usize,
 ) -> json::Result<(usize, Option<Vec<json::Member>>)> {
     if scanner.b.get(pos) == Some(&b'{') {
-        let (end, members) = scanner.object(pos, 1)?;
+        let (end, members) = scanner.object(pos, level)?;
         return Ok((end, Some(members)));
     }
-    Ok((scanner.value(pos, 0)?, None))
+    Ok((scanner.value(pos, level - 1)?, None))
 }
 
 fn decode_ndjson_family(
@@ -527,13 +539,18 @@ fn decode_ndjson_family(
         Ok(records) => Ok(decoded(Framing::Ndjson, trailing, records)),
         Err(error) if error.kind != "undecodable" => Err(error),
         Err(lines_error) => {
-            if let Ok(records) = decode_object(data) {
-                return Ok(decoded(Framing::Object, trailing, records));
-            }
+            let object_error = match decode_object(data) {
+                Ok(records) => return Ok(decoded(Framing::Object, trailing, records)),
+                Err(error) => error,
+            };
             match decode_stream(data, limits) {
                 Ok(records) => Ok(decoded(Framing::JsonStream, trailing, records)),
                 Err(error) if error.kind != "undecodable" => Err(error),
-                Err(_) => Err(lines_error),
+                // values that read whole but for their depth say so; else the first bad line
+                Err(stream_error) => Err([object_error, stream_error]
+                    .into_iter()
+                    .find(CodecError::is_depth)
+                    .unwrap_or(lines_error)),
             }
         }
     }
@@ -641,7 +658,7 @@ fn decode_msgpack(data: &[u8], limits: &Limits, strict: bool) -> Result<Decoded,
         if records.len() >= limits.max_records {
             return Err(CodecError::too_many(limits.max_records));
         }
-        let end = match reader.object(pos, 0) {
+        let end = match reader.object(pos, 1) {
             Ok((end, _)) => end,
             Err(e) if e.message == "cut short" => {
                 return Err(CodecError::msgpack(
@@ -720,6 +737,7 @@ fn decode_text(data: &[u8], limits: &Limits) -> Result<Decoded, CodecError> {
         members,
         synthesised: Some(synthesised),
         texts,
+        received: None,
     })
 }
 
@@ -727,7 +745,40 @@ fn looks_like_msgpack(data: &[u8]) -> bool {
     matches!(data.first(), Some(0x80..=0x9f | 0xdc..=0xdf))
 }
 
+/// Decode a body. JSON records that span lines (pretty-printed) are read again from the body
+/// without its white space: their bytes are copied into answers and lines whole, and a line of
+/// NDJSON holds no line break.
 fn decode(data: &[u8], kind: Kind, limits: &Limits) -> Result<Decoded, CodecError> {
+    let decoded = decode_body(data, kind, limits)?;
+    let spans_lines = decoded.synthesised.is_none()
+        && decoded.records.iter().any(|record| match *record {
+            Record::Json(span) => {
+                memchr::memchr2(b'\n', b'\r', &data[span.start..span.end]).is_some()
+            }
+            Record::Msgpack { .. } => false,
+        });
+    if !spans_lines {
+        return Ok(decoded);
+    }
+    let compact = json::compact(data);
+    let mut again = decode_body(&compact, Kind::Json, limits)?;
+    again.framing = decoded.framing;
+    again.trailing_newline = decoded.trailing_newline;
+    again.synthesised = Some(compact);
+    again.received = Some(
+        decoded
+            .records
+            .iter()
+            .filter_map(|record| match *record {
+                Record::Json(span) => Some(span),
+                Record::Msgpack { .. } => None,
+            })
+            .collect(),
+    );
+    Ok(again)
+}
+
+fn decode_body(data: &[u8], kind: Kind, limits: &Limits) -> Result<Decoded, CodecError> {
     match kind {
         Kind::Msgpack => decode_msgpack(data, limits, false),
         Kind::Text => decode_text(data, limits),
@@ -1459,7 +1510,10 @@ impl Engine {
                     .enumerate()
                     .map(|(i, r)| match (decoded.framing, r) {
                         (Framing::Text, _) => decoded.texts[i].as_bytes(),
-                        (_, Record::Json(span)) => &buffer[span.start..span.end],
+                        (_, Record::Json(span)) => match &decoded.received {
+                            Some(spans) => &data[spans[i].start..spans[i].end],
+                            None => &buffer[span.start..span.end],
+                        },
                         (_, Record::Msgpack { object, .. }) => &buffer[object.start..object.end],
                     })
                     .collect();

@@ -23,8 +23,10 @@
 
 use std::borrow::Cow;
 
-/// Nesting deeper than this is refused (as orjson refuses it).
-pub const MAX_DEPTH: usize = 1024;
+pub use crate::MAX_DEPTH;
+
+/// How deep a log line that is itself JSON may nest (orjson's limit, the reader of such lines).
+pub const LINE_MAX_DEPTH: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -146,8 +148,12 @@ impl<'a> Scanner<'a> {
     }
 
     fn depth_check(&self, pos: usize, depth: usize) -> Result<()> {
-        if depth > MAX_DEPTH {
-            return Err(Error::at(pos, format!("nested more than {MAX_DEPTH} deep")));
+        let limit = match self.mode {
+            Mode::Lenient => MAX_DEPTH,
+            Mode::Strict => LINE_MAX_DEPTH,
+        };
+        if depth > limit {
+            return Err(Error::at(pos, format!("nested more than {limit} deep")));
         }
         Ok(())
     }
@@ -609,6 +615,39 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Valid JSON text without the white space outside its strings (strings copied as they are).
+pub fn compact(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut at = 0;
+    while at < b.len() {
+        let byte = b[at];
+        if byte == b'"' {
+            let end = string_close(b, at);
+            out.extend_from_slice(&b[at..end]);
+            at = end;
+        } else {
+            if !is_ws(byte) {
+                out.push(byte);
+            }
+            at += 1;
+        }
+    }
+    out
+}
+
+/// Past the closing quote of the (valid) string whose opening quote is at `pos`.
+fn string_close(b: &[u8], pos: usize) -> usize {
+    let mut at = pos + 1;
+    while let Some(found) = memchr::memchr2(b'"', b'\\', &b[at..]) {
+        at += found;
+        if b[at] == b'"' {
+            return at + 1;
+        }
+        at += 2;
+    }
+    b.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -654,6 +693,15 @@ mod tests {
             Scanner::new(b"[123456789012345678901234567890]", Mode::Strict)
                 .single()
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn compact_keeps_strings() {
+        let text = b"{\n  \"a b\": \"x \\\" \\n y\" ,\r\n \"c\" : [ 1 , 2 ]\n}";
+        assert_eq!(
+            compact(text),
+            b"{\"a b\":\"x \\\" \\n y\",\"c\":[1,2]}".to_vec()
         );
     }
 

@@ -29,6 +29,10 @@ pub mod write;
 
 pub use engine::{BatchResult, CodecError, Engine, Framing, Kind, Limits, Output};
 
+/// How deep a request body may nest, its top-level values (a batch's array, a line of NDJSON, a
+/// MessagePack object) being level 1: deeper is refused (400) by both engines.
+pub const MAX_DEPTH: usize = 128;
+
 /// The five severity words, in rank order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {

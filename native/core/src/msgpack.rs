@@ -12,7 +12,7 @@
 
 use crate::json::Span;
 
-pub const MAX_DEPTH: usize = 1024;
+use crate::MAX_DEPTH;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
@@ -218,13 +218,17 @@ impl<'a> Reader<'a> {
     }
 
     /// The object at `pos`, whole: where it ends, and its header item.
+    /// `depth`: the level of this object (a container deeper than [`MAX_DEPTH`] is refused).
     pub fn object(&self, pos: usize, depth: usize) -> Result<(usize, Item)> {
-        if depth > MAX_DEPTH {
-            return err(pos, "nested too deep");
-        }
         let (item, mut at) = self.head(pos)?;
         match item {
             Item::Array { count, .. } | Item::Map { count, .. } => {
+                if depth > MAX_DEPTH {
+                    return Err(Error {
+                        offset: pos,
+                        message: format!("nested more than {MAX_DEPTH} deep"),
+                    });
+                }
                 if count > self.max_len {
                     return err(pos, "a container holds more elements than the limit");
                 }

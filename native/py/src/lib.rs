@@ -166,6 +166,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_function(wrap_pyfunction!(python_pattern, m)?)?;
     m.add_function(wrap_pyfunction!(pattern_problem, m)?)?;
+    m.add("MAX_DEPTH", logenrich_core::MAX_DEPTH)?;
     m.add("CodecFailure", m.py().get_type::<CodecFailure>())?;
     m.add("InternalError", m.py().get_type::<InternalError>())?;
     Ok(())
