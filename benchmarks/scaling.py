@@ -28,7 +28,7 @@ from typing import Any
 from app.catalog import rule_paths
 from app.check import load_table
 from app.enrich import Enricher, EnrichOptions
-from benchmarks.engine import real_lines
+from benchmarks.common import real_lines
 
 PREFIX = "[W 2026-11-28 12:00:00.000 JupyterHub spawner:{n}] "
 OPENERS = ["Failed to", "Unable to", "Could not", "Timed out trying to", "Gave up trying to"]

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx2 as httpx
 import orjson
 
-from benchmarks.engine import real_lines, vector_batch
+from benchmarks.common import real_lines, vector_batch
 from tests.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

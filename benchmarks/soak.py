@@ -41,7 +41,7 @@ import msgpack
 import orjson
 
 from app.codecs import compress
-from benchmarks.engine import real_lines, vector_batch
+from benchmarks.common import real_lines, vector_batch
 from benchmarks.service import POST_BATCH_LUA
 from tests.payloads import decode_response
 from tests.server import free_port, rss_kib

@@ -21,7 +21,7 @@ import vector_vrl
 from app.catalog import rule_paths
 from app.check import load_table
 from app.export_vrl import export_vrl
-from benchmarks.engine import real_lines
+from benchmarks.common import real_lines
 
 
 def per_event(program: str, events: list[str], repeats: int) -> tuple[float, list[dict[str, object]]]:

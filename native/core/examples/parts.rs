@@ -40,7 +40,7 @@ fn main() {
         best[1] = best[1].min(t.elapsed().as_secs_f64());
         let t = Instant::now();
         for m in &messages {
-            std::hint::black_box(engine.matcher.candidate_count(m));
+            std::hint::black_box(engine.matcher.candidate_rules(m));
         }
         best[2] = best[2].min(t.elapsed().as_secs_f64());
     }

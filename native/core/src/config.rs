@@ -7,7 +7,7 @@ use regex::{Regex, RegexBuilder};
 use crate::json::{self, Mode, Value};
 use crate::pep440::Version;
 use crate::prefix::{AppFormat, Formats, Supervisor};
-use crate::rules::{Adjust, Condition, Conversion, Matcher, Rule};
+use crate::rules::{Adjust, Condition, Conversion, FirstChars, Matcher, Rule};
 use crate::Severity;
 
 pub type Result<T> = std::result::Result<T, String>;
@@ -168,7 +168,7 @@ fn rule(value: &Value) -> Result<(Rule, Option<Vec<String>>, crate::engine::Rule
         names,
         derive_names,
         regex,
-        first_chars: strings(field(value, "first_chars")?),
+        first_chars: strings(field(value, "first_chars")?).and_then(|c| FirstChars::new(&c)),
         plain: field(value, "plain")?.as_bool().unwrap_or(false),
         loggers: strings(field(value, "loggers")?),
         levels: level_filter,

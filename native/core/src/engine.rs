@@ -2,7 +2,6 @@
 //! a downstream's request body — `app/engine.py`'s `PythonEngine.run`, step for step.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use crate::canonical::{json_as_msgpack, json_value, msgpack_as_json, timestamp};
 use crate::json::{self, Mode, Scanner, Span};
@@ -434,7 +433,9 @@ fn decode_lines(data: &[u8], limits: &Limits) -> Result<Scanned, CodecError> {
     let mut start = 0;
     // one check of the whole body; line by line only when it fails (the first bad line decides)
     let whole_utf8 = std::str::from_utf8(data).is_ok();
-    for line in data.split(|&b| b == b'\n') {
+    let ends = memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len()));
+    for end in ends {
+        let line = &data[start..end];
         let (a, b) = strip_ws(line);
         if a < b {
             if records.len() >= limits.max_records {
@@ -1231,14 +1232,28 @@ fn first_time(times: &[Option<i128>], fallback: i128) -> i128 {
 // --- the batch ----------------------------------------------------------------------------------
 
 /// Counts by (rule or none, severity or none); passthrough apart.
-#[derive(Default)]
 struct Tally {
+    /// (rule, severity) in the order first seen; rule None: unclassified, usize::MAX: passthrough
     order: Vec<(Option<usize>, Option<Severity>)>,
-    counts: HashMap<(Option<usize>, Option<Severity>), usize>,
+    /// a count per (rule or unclassified, severity or none)
+    counts: Vec<usize>,
     passthrough: usize,
 }
 
 impl Tally {
+    fn new(rules: usize) -> Tally {
+        Tally {
+            order: Vec::new(),
+            counts: vec![0; (rules + 1) * 6],
+            passthrough: 0,
+        }
+    }
+
+    fn slot(&self, rule: Option<usize>, severity: Option<Severity>) -> usize {
+        let row = rule.unwrap_or(self.counts.len() / 6 - 1);
+        row * 6 + severity.map_or(0, |s| s as usize + 1)
+    }
+
     fn add(&mut self, decision: &Decision<'_, '_>) {
         if decision.outcome == OUTCOME_PASSTHROUGH {
             if self.passthrough == 0 {
@@ -1247,12 +1262,15 @@ impl Tally {
             self.passthrough += 1;
             return;
         }
-        let key = (decision.rule, decision.severity);
-        let count = self.counts.entry(key).or_insert_with(|| {
-            self.order.push(key);
-            0
-        });
-        *count += 1;
+        let slot = self.slot(decision.rule, decision.severity);
+        if self.counts[slot] == 0 {
+            self.order.push((decision.rule, decision.severity));
+        }
+        self.counts[slot] += 1;
+    }
+
+    fn count(&self, rule: Option<usize>, severity: Option<Severity>) -> usize {
+        self.counts[self.slot(rule, severity)]
     }
 }
 
@@ -1282,7 +1300,7 @@ impl Engine {
         let scanner = Scanner::new(buffer, Mode::Lenient);
         let reader = Reader::new(buffer);
         let mut scratch = self.scratch();
-        let mut tally = Tally::default();
+        let mut tally = Tally::new(self.values.len());
         let mut outcomes = Vec::with_capacity(decoded.records.len());
         let answer_framing = match output {
             Output::Answer(Some(wanted)) if wanted.media() != decoded.framing.media() => *wanted,
@@ -1586,7 +1604,7 @@ impl Engine {
                     values.map_or("none", |r| r.category.as_str()).to_string(),
                     severity.map_or("unknown", Severity::word).to_string(),
                 );
-                (key, tally.counts[&(rule, severity)])
+                (key, tally.count(rule, severity))
             })
             .collect()
     }

@@ -119,7 +119,7 @@ impl<'a> Scanner<'a> {
     /// Where the value starting at `pos` ends (no white space skipped before it).
     pub fn value(&self, pos: usize, depth: usize) -> Result<usize> {
         match self.byte(pos) {
-            Some(b'{') => self.object(pos, depth + 1).map(|(end, _)| end),
+            Some(b'{') => self.object_with(pos, depth + 1, |_| {}),
             Some(b'[') => self.array(pos, depth + 1, |_| Ok(())),
             Some(b'"') => self.string_end(pos),
             Some(b't') => self.literal(pos, b"true"),
@@ -184,11 +184,22 @@ impl<'a> Scanner<'a> {
 
     /// An object: where it ends, and its members in order.
     pub fn object(&self, pos: usize, depth: usize) -> Result<(usize, Vec<Member>)> {
+        let mut members = Vec::with_capacity(8);
+        let end = self.object_with(pos, depth, |member| members.push(member))?;
+        Ok((end, members))
+    }
+
+    /// An object: calls `each` with every member, in order; returns where it ends.
+    pub fn object_with(
+        &self,
+        pos: usize,
+        depth: usize,
+        mut each: impl FnMut(Member),
+    ) -> Result<usize> {
         self.depth_check(pos, depth)?;
-        let mut members = Vec::new();
         let mut at = self.skip_ws(pos + 1);
         if self.byte(at) == Some(b'}') {
-            return Ok((at + 1, members));
+            return Ok(at + 1);
         }
         loop {
             if self.byte(at) != Some(b'"') {
@@ -210,7 +221,7 @@ impl<'a> Scanner<'a> {
                 None => return Err(Error::at(at, "Expecting value")),
             };
             let end = self.value(at, depth)?;
-            members.push(Member {
+            each(Member {
                 key: Span {
                     start: key_start,
                     end: key_end,
@@ -222,7 +233,7 @@ impl<'a> Scanner<'a> {
             at = self.skip_ws(end);
             match self.byte(at) {
                 Some(b',') => at = self.skip_ws(at + 1),
-                Some(b'}') => return Ok((at + 1, members)),
+                Some(b'}') => return Ok(at + 1),
                 _ => return Err(Error::at(at, "Expecting ',' delimiter")),
             }
         }
@@ -233,22 +244,15 @@ impl<'a> Scanner<'a> {
         let b = self.b;
         let mut at = pos + 1;
         loop {
-            let Some(found) = memchr::memchr2(b'"', b'\\', &b[at..]) else {
-                if let Some(control) = b[at..].iter().position(|&c| c < 0x20) {
-                    return Err(Error::at(at + control, "Invalid control character at"));
-                }
+            let Some(found) = string_stop(&b[at..]) else {
                 return Err(Error::at(pos, "Unterminated string starting at"));
             };
-            let run = &b[at..at + found];
-            if run.iter().any(|&c| c < 0x20) {
-                let control = run.iter().position(|&c| c < 0x20).unwrap_or(0);
-                return Err(Error::at(at + control, "Invalid control character at"));
-            }
             at += found;
-            if b[at] == b'"' {
-                return Ok(at + 1);
+            match b[at] {
+                b'"' => return Ok(at + 1),
+                b'\\' => at = self.escape(at)?,
+                _ => return Err(Error::at(at, "Invalid control character at")),
             }
-            at = self.escape(at)?;
         }
     }
 
@@ -582,13 +586,11 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-        return;
-    }
     let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
+    while let Some(found) = string_stop(&bytes[start..]) {
+        let at = start + found;
+        out.extend_from_slice(&bytes[start..at]);
+        let byte = bytes[at];
         let escape: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -597,10 +599,8 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0C => b"\\f",
-            0x00..=0x1F => b"",
-            _ => continue,
+            _ => b"",
         };
-        out.extend_from_slice(&bytes[start..i]);
         if escape.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.extend_from_slice(b"\\u00");
@@ -609,10 +609,38 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
         } else {
             out.extend_from_slice(escape);
         }
-        start = i + 1;
+        start = at + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// The offset of the first byte of `s` that ends a run of plain string bytes: a quote, a
+/// backslash or a control character. Eight bytes at a time: a byte's high bit is set in a mask
+/// when it is one of those; the lowest set bit is exact (a false one can only follow a true one).
+fn string_stop(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut chunks = s.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let stops = zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if stops != 0 {
+            return Some(offset + (stops.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| offset + p)
 }
 
 /// Valid JSON text without the white space outside its strings (strings copied as they are).
@@ -694,6 +722,26 @@ mod tests {
                 .single()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn string_stops_where_a_byte_loop_does() {
+        let slow = |s: &[u8]| s.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        let mut cases: Vec<Vec<u8>> = vec![b"".to_vec(), b"abc".to_vec()];
+        for length in 0..20 {
+            for at in 0..length {
+                for stop in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    let mut case = "é".repeat(length).into_bytes();
+                    case.truncate(length);
+                    case[at] = stop;
+                    cases.push(case);
+                }
+            }
+        }
+        cases.push(vec![0x20, 0x7f, 0x80, 0xff, 0x21, 0x5b, 0x5d, 0x22]);
+        for case in cases {
+            assert_eq!(string_stop(&case), slow(&case), "{case:?}");
+        }
     }
 
     #[test]

@@ -8,8 +8,12 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, MatchKind, StartKind};
 use regex::{CaptureLocations, Regex};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::Look;
 
 use crate::pep440::Version;
 use crate::prefix::{first_line, last_exception, Source};
@@ -57,6 +61,43 @@ pub enum Condition {
     },
 }
 
+/// The characters a matching line can start with, as a set to test a line's first character
+/// against ("" among them: the empty line).
+pub struct FirstChars {
+    ascii: u128,
+    other: Vec<char>,
+    empty: bool,
+}
+
+impl FirstChars {
+    /// None when an entry is neither one character nor empty (no gate then).
+    pub fn new(entries: &[String]) -> Option<FirstChars> {
+        let mut gate = FirstChars {
+            ascii: 0,
+            other: Vec::new(),
+            empty: false,
+        };
+        for entry in entries {
+            let mut chars = entry.chars();
+            match (chars.next(), chars.next()) {
+                (None, _) => gate.empty = true,
+                (Some(c), None) if c.is_ascii() => gate.ascii |= 1 << (c as u32),
+                (Some(c), None) => gate.other.push(c),
+                _ => return None,
+            }
+        }
+        Some(gate)
+    }
+
+    pub fn allows(&self, text: &str) -> bool {
+        match text.as_bytes().first() {
+            None => self.empty,
+            Some(&byte) if byte.is_ascii() => self.ascii >> byte & 1 == 1,
+            Some(_) => text.chars().next().is_some_and(|c| self.other.contains(&c)),
+        }
+    }
+}
+
 pub struct Rule {
     pub id: String,
     pub regex: Regex,
@@ -64,8 +105,8 @@ pub struct Rule {
     pub names: Vec<Option<String>>,
     /// each derivation's group names, by group index
     pub derive_names: Vec<Vec<Option<String>>>,
-    /// the characters a matching line can start with ("" among them: the empty line)
-    pub first_chars: Option<Vec<String>>,
+    /// the characters a matching line can start with
+    pub first_chars: Option<FirstChars>,
     pub plain: bool,
     pub loggers: Option<Vec<String>>,
     pub levels: Option<Vec<Severity>>,
@@ -81,9 +122,15 @@ pub struct Rule {
 
 pub struct Matcher {
     pub rules: Vec<Rule>,
+    /// the guard literals of the rules not led by literals, searched anywhere in a line
     automaton: Option<AhoCorasick>,
-    /// for each guard literal, the rules it lets through (with the unguarded ones), as a bitset
+    /// for each guard literal, the rules it lets through, as a bitset
     by_key: Vec<Vec<u64>>,
+    /// the literals rules anchored at the start of the line begin with, searched there only
+    leading: Option<DFA>,
+    /// for each leading literal, the rules that begin with it, as a bitset
+    by_lead: Vec<Vec<u64>>,
+    /// the rules every line is a candidate for
     unguarded: Vec<u64>,
     exception: Regex,
     digit_zeros: Vec<u32>,
@@ -101,6 +148,8 @@ pub struct Found<'m, 't> {
 pub struct MatchScratch {
     candidates: Vec<usize>,
     locations: Vec<Option<CaptureLocations>>,
+    /// for each rule, its derivations' capture slots
+    derived: Vec<Vec<CaptureLocations>>,
 }
 
 impl Matcher {
@@ -110,35 +159,29 @@ impl Matcher {
         exception: Regex,
         digit_zeros: Vec<u32>,
     ) -> Result<Matcher, String> {
-        let mut keys: Vec<String> = Vec::new();
-        let mut key_rules: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut unguarded = Vec::new();
-        for (index, guard) in guards.iter().enumerate() {
-            match guard {
-                None => unguarded.push(index),
-                Some(literals) => {
-                    for literal in literals {
-                        let entry = key_rules.entry(literal.clone()).or_insert_with(|| {
-                            keys.push(literal.clone());
-                            Vec::new()
-                        });
-                        entry.push(index);
-                    }
+        let leads: Vec<Option<Vec<Vec<u8>>>> = rules
+            .iter()
+            .map(|rule| leading_literals(rule.regex.as_str()))
+            .collect();
+        let (keys, key_rules) =
+            literal_index(guards.iter().enumerate().filter_map(|(index, guard)| {
+                match (&leads[index], guard) {
+                    (None, Some(literals)) => Some((
+                        index,
+                        literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
+                    )),
+                    _ => None,
                 }
-            }
-        }
-        let automaton = if keys.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .prefilter(false)
-                    .build(&keys)
-                    .map_err(|e| format!("prefilter: {e}"))?,
-            )
-        };
+            }));
+        let (lead_keys, lead_rules) = literal_index(
+            leads
+                .iter()
+                .enumerate()
+                .filter_map(|(index, lead)| lead.clone().map(|lead| (index, lead))),
+        );
+        let unguarded: Vec<usize> = (0..rules.len())
+            .filter(|&index| leads[index].is_none() && guards[index].is_none())
+            .collect();
         let words = rules.len().div_ceil(64);
         let bits = |indexes: &[usize]| {
             let mut set = vec![0u64; words];
@@ -147,22 +190,18 @@ impl Matcher {
             }
             set
         };
-        let unguarded_bits = bits(&unguarded);
-        let by_key = keys
-            .iter()
-            .map(|key| {
-                let mut set = bits(&key_rules[key]);
-                for (word, extra) in set.iter_mut().zip(&unguarded_bits) {
-                    *word |= extra;
-                }
-                set
-            })
-            .collect();
+        let automaton = build_automaton(&keys)?;
+        let leading = build_anchored(&lead_keys)?;
+        let by_key = key_rules.iter().map(|r| bits(r)).collect();
+        let by_lead = lead_rules.iter().map(|r| bits(r)).collect();
+        let unguarded = bits(&unguarded);
         Ok(Matcher {
             rules,
             automaton,
             by_key,
-            unguarded: unguarded_bits,
+            leading,
+            by_lead,
+            unguarded,
             exception,
             digit_zeros,
         })
@@ -181,6 +220,26 @@ impl Matcher {
             &mut wide
         };
         bits.copy_from_slice(&self.unguarded);
+        if let Some(leading) = &self.leading {
+            // every leading literal the line begins with: walk the automaton from the start
+            if let Ok(mut state) = leading.start_state(Anchored::Yes) {
+                for &byte in text.as_bytes() {
+                    state = leading.next_state(Anchored::Yes, state, byte);
+                    if leading.is_dead(state) {
+                        break;
+                    }
+                    if !leading.is_match(state) {
+                        continue;
+                    }
+                    for i in 0..leading.match_len(state) {
+                        let key = &self.by_lead[leading.match_pattern(state, i).as_usize()];
+                        for (word, key) in bits.iter_mut().zip(key) {
+                            *word |= key;
+                        }
+                    }
+                }
+            }
+        }
         if let Some(automaton) = &self.automaton {
             for m in automaton.find_overlapping_iter(text) {
                 for (word, key) in bits.iter_mut().zip(&self.by_key[m.pattern().as_usize()]) {
@@ -197,11 +256,11 @@ impl Matcher {
         }
     }
 
-    /// How many rules the prefilter lets through for this text (for measuring).
-    pub fn candidate_count(&self, text: &str) -> usize {
-        let mut scratch = Vec::new();
-        self.candidates(text, &mut scratch);
-        scratch.len()
+    /// The rules the prefilter lets through for this text, in precedence order (for measuring).
+    pub fn candidate_rules(&self, text: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.candidates(text, &mut out);
+        out
     }
 
     /// The deciding rule, its fields and the adjusted severity; None when no rule matches.
@@ -218,7 +277,6 @@ impl Matcher {
         } else {
             message
         };
-        let head = &text[..text.chars().next().map_or(0, char::len_utf8)];
         let mut candidates = std::mem::take(&mut scratch.candidates);
         self.candidates(text, &mut candidates);
         if scratch.locations.len() < self.rules.len() {
@@ -227,10 +285,8 @@ impl Matcher {
         let mut found = None;
         for &index in &candidates {
             let rule = &self.rules[index];
-            if let Some(gate) = &rule.first_chars {
-                if !gate.iter().any(|c| c == head) {
-                    continue;
-                }
+            if rule.first_chars.as_ref().is_some_and(|g| !g.allows(text)) {
+                continue;
             }
             if !rule.plain && !filters_pass(rule, level, source) {
                 continue;
@@ -242,7 +298,18 @@ impl Matcher {
             }
             let mut fields = groups(rule, locations, text);
             if !rule.plain {
-                self.derive_and_convert(rule, &mut fields);
+                if scratch.derived.len() < self.rules.len() {
+                    scratch.derived.resize_with(self.rules.len(), Vec::new);
+                }
+                let derived = &mut scratch.derived[index];
+                if derived.len() < rule.derive.len() {
+                    *derived = rule
+                        .derive
+                        .iter()
+                        .map(|(_, r)| r.capture_locations())
+                        .collect();
+                }
+                self.derive_and_convert(rule, &mut fields, derived);
             }
             if multi_line && !fields.iter().any(|(name, _)| *name == "exception") {
                 if let Some(line) = last_exception(message, &self.exception) {
@@ -261,17 +328,19 @@ impl Matcher {
         found
     }
 
-    fn derive_and_convert<'m, 't>(&'m self, rule: &'m Rule, fields: &mut Fields<'m, 't>) {
-        for (number, (source, regex)) in rule.derive.iter().enumerate() {
-            let Some(Field::Str(Cow::Borrowed(value))) = fields
-                .iter()
-                .find(|(n, _)| n == source)
-                .map(|(_, v)| v.clone())
+    fn derive_and_convert<'m, 't>(
+        &'m self,
+        rule: &'m Rule,
+        fields: &mut Fields<'m, 't>,
+        derived: &mut [CaptureLocations],
+    ) {
+        for (number, ((source, regex), locations)) in rule.derive.iter().zip(derived).enumerate() {
+            let Some(&Field::Str(Cow::Borrowed(value))) =
+                fields.iter().find(|(n, _)| n == source).map(|(_, v)| v)
             else {
                 continue;
             };
-            let mut locations = regex.capture_locations();
-            if regex.captures_read(&mut locations, value).is_some() {
+            if regex.captures_read(locations, value).is_some() {
                 for (index, name) in rule.derive_names[number].iter().enumerate() {
                     let (Some(name), Some((start, end))) = (name, locations.get(index)) else {
                         continue;
@@ -305,6 +374,70 @@ impl Matcher {
             }
         }
     }
+}
+
+/// Distinct literals and, for each, the rules that name it (in rule order).
+fn literal_index(
+    rules: impl Iterator<Item = (usize, Vec<Vec<u8>>)>,
+) -> (Vec<Vec<u8>>, Vec<Vec<usize>>) {
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut positions: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut key_rules: Vec<Vec<usize>> = Vec::new();
+    for (index, literals) in rules {
+        for literal in literals {
+            let position = *positions.entry(literal.clone()).or_insert_with(|| {
+                keys.push(literal);
+                key_rules.push(Vec::new());
+                keys.len() - 1
+            });
+            if key_rules[position].last() != Some(&index) {
+                key_rules[position].push(index);
+            }
+        }
+    }
+    (keys, key_rules)
+}
+
+fn build_automaton(keys: &[Vec<u8>]) -> Result<Option<AhoCorasick>, String> {
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasick::builder()
+        .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::DFA))
+        .prefilter(false)
+        .build(keys)
+        .map(Some)
+        .map_err(|e| format!("prefilter: {e}"))
+}
+
+fn build_anchored(keys: &[Vec<u8>]) -> Result<Option<DFA>, String> {
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    DFA::builder()
+        .match_kind(MatchKind::Standard)
+        .start_kind(StartKind::Anchored)
+        .prefilter(false)
+        .build(keys)
+        .map(Some)
+        .map_err(|e| format!("leading literals: {e}"))
+}
+
+/// The literals every match of a pattern anchored at the start of the line begins with (each
+/// match begins with one of them); None when the pattern is not anchored there, or its matches
+/// may begin with anything.
+fn leading_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    if !hir.properties().look_set_prefix().contains(Look::Start) {
+        return None;
+    }
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let literals = seq.literals()?;
+    if literals.is_empty() || literals.iter().any(|l| l.as_bytes().is_empty()) {
+        return None;
+    }
+    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 /// A filter applies only when the line says what it filters on: a bare message with no
@@ -432,6 +565,34 @@ pub fn adjust_severity(rule: &Rule, level: Option<Severity>, fields: &Fields<'_,
 mod tests {
     use super::*;
     use std::cmp::Ordering;
+
+    #[test]
+    fn leading_literals_only_for_patterns_anchored_on_literals() {
+        let lits = |p: &str| {
+            leading_literals(p).map(|l| {
+                l.into_iter()
+                    .map(|b| String::from_utf8(b).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            lits(r"^Failing (?:GET|PUT) (?P<path>\S+)"),
+            Some(vec!["Failing GET ".into(), "Failing PUT ".into()])
+        );
+        assert_eq!(lits(r"^(?P<user>.+?)'s server failed"), None);
+        assert_eq!(lits(r"Failing"), None);
+        assert_eq!(lits(r"(?:^|: )Failing"), None);
+        assert_eq!(lits(r"^\s*$"), None);
+        assert_eq!(lits(r"^x|^y"), Some(vec!["x".into(), "y".into()]));
+    }
+
+    #[test]
+    fn first_chars_gate() {
+        let gate = FirstChars::new(&["[".into(), "é".into(), String::new()]).unwrap();
+        assert!(gate.allows("[W 2024") && gate.allows("été") && gate.allows(""));
+        assert!(!gate.allows("W") && !gate.allows("ü"));
+        assert!(FirstChars::new(&["ab".into()]).is_none());
+    }
 
     #[test]
     fn exact_int_float_comparison() {
