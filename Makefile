@@ -8,7 +8,7 @@ PORT ?= 8080
 NATIVE := $(shell find native -path native/target -prune -o -path native/fuzz -prune -o -type f \( -name '*.rs' -o -name 'Cargo.*' \) -print)
 MANIFEST := --manifest-path native/Cargo.toml
 
-.PHONY: install run enrich-sample test rust-test lint format typecheck check bench soak fuzz readme-catalog vector-inline clean
+.PHONY: install run enrich-sample test rust-test fuzz lint format typecheck check bench soak fuzz readme-catalog vector-inline clean
 
 $(STAMP): pyproject.toml $(NATIVE)
 	@command -v cargo >/dev/null || { echo "logenrich builds its native engine with Rust's cargo, which is not installed: install it with rustup (https://rustup.rs) or your distribution's cargo package, then run this again" >&2; exit 1; }
@@ -27,14 +27,30 @@ run: $(STAMP)
 enrich-sample: $(STAMP)
 	$(BIN)/logenrich enrich app/samples/jupyterhub.log
 
-## The whole test suite: the native crate (format, lints, unit and doc tests), then pytest.
-test: $(STAMP) rust-test
+## The whole test suite: the native crate (format, lints, unit and doc tests, $(FUZZ_SECONDS) s of
+## fuzzing), then pytest.
+test: $(STAMP) rust-test fuzz
 	$(BIN)/python -m pytest
 
 rust-test:
 	cargo fmt $(MANIFEST) --all --check
+	cargo fmt --manifest-path native/fuzz/Cargo.toml --check
 	cargo clippy $(MANIFEST) --locked --all-targets -- -D warnings
 	cargo test $(MANIFEST) --locked --quiet
+
+## Fuzz the native decode -> enrich -> encode for FUZZ_SECONDS (cargo-fuzz on the stable
+## toolchain, no sanitizer), from the corpus kept in native/fuzz/corpus; new finds go to a
+## scratch directory. A crash fails the run and leaves its input in native/fuzz/artifacts.
+FUZZ_SECONDS ?= 60
+FUZZ_CARGO_FUZZ := 0.13.2
+fuzz: $(STAMP)
+	@command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz --version $(FUZZ_CARGO_FUZZ)
+	$(BIN)/python scripts/native_table.py native/fuzz/table.json
+	rm -rf native/fuzz/target/scratch-corpus && mkdir -p native/fuzz/target/scratch-corpus
+	cd native/fuzz && LOGENRICH_FUZZ_CONFIG=$$PWD/table.json cargo fuzz run --sanitizer none engine \
+		target/scratch-corpus corpus/engine -- -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		-rss_limit_mb=2048 > target/fuzz.log 2>&1 || { tail -60 target/fuzz.log; exit 1; }
+	@grep -E "^#[0-9]+[[:space:]]+INITED|^Done [0-9]+ runs" native/fuzz/target/fuzz.log
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests benchmarks scripts

@@ -1,9 +1,11 @@
 """Every deploy artifact that a tool here can check: parse, compile, validate, cover."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +40,60 @@ def test_json_parses(path: Path) -> None:
 
 def test_dockerfile() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    bases = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
+    stages = re.split(r"^(?=FROM )", text, flags=re.MULTILINE)[1:]
+    bases = [stage.split()[1] for stage in stages]
     assert len(bases) >= 2, "multi-stage"
-    for base in bases:
-        assert re.fullmatch(r"python:3\.12\.\d+-slim-\w+", base), base  # pinned by version
+    for base in bases:  # pinned by version
+        assert re.fullmatch(r"python:3\.12\.\d+-slim-\w+|rust:1\.\d+\.\d+-slim-\w+", base), base
+    # the builder compiles the crate into a wheel with the locked crate versions ...
+    assert "maturin build --release --locked" in text and "COPY native ./native" in text
+    # ... and the image gets the wheel only: no toolchain, no sources
+    final = stages[-1]
+    assert bases[-1].startswith("python:") and "COPY --from=build /wheels" in final
+    assert not re.search(r"cargo|rustup|COPY (app|native)", final)
     assert re.search(r"^USER 10001", text, re.MULTILINE)
     assert "HEALTHCHECK" in text and "/healthz" in text
     assert "LOGENRICH_WORKERS" in text
     assert 'VOLUME ["/etc/logenrich/rules"]' in text
+
+
+def test_the_wheel_ships_the_engine_and_the_catalog(tmp_path: Path) -> None:
+    """What the Dockerfile's builder does (maturin, release, locked), then the package run from
+    the installed wheel alone: the native engine loads and the built-in catalog checks."""
+    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    build = [sys.executable, "-m", "maturin", "build", "--release", "--locked", "--quiet"]
+    build += ["--interpreter", sys.executable, "--out", str(wheels)]
+    subprocess.run(build, cwd=ROOT, check=True, timeout=900)
+    (wheel,) = wheels.glob("logenrich-*.whl")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        timeout=300,
+    )
+    script = (
+        "import app, app._native, app.engine, app.catalog;"
+        "print(app.__file__);"
+        "print(app.engine.load_engine.__module__);"
+        "print(len(app.catalog.rule_paths(None)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    shown = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    where, _, files = shown.stdout.split("\n")[:3]
+    assert where.startswith(str(site)), where  # the wheel's package, not the working tree
+    assert int(files) >= 9  # every built-in rule file is in the wheel
+    checked = subprocess.run(
+        [sys.executable, "-m", "app.cli", "check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert checked.returncode == 0, checked.stderr
+    ui = site / "app" / "ui"
+    assert (ui / "index.html").exists() and (site / "app" / "samples" / "jupyterhub.log").exists()
 
 
 def test_compose_references_only_what_exists() -> None:

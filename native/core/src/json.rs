@@ -97,12 +97,24 @@ pub fn is_ws(byte: u8) -> bool {
 pub struct Scanner<'a> {
     pub b: &'a [u8],
     mode: Mode,
+    max_depth: usize,
 }
 
 impl<'a> Scanner<'a> {
     /// A scanner over `b`, which the caller has checked to be UTF-8.
     pub fn new(b: &'a [u8], mode: Mode) -> Self {
-        Scanner { b, mode }
+        let max_depth = match mode {
+            Mode::Lenient => MAX_DEPTH,
+            Mode::Strict => LINE_MAX_DEPTH,
+        };
+        Scanner { b, mode, max_depth }
+    }
+
+    /// The same scanner with another nesting limit (to read what the engine wrote, which nests
+    /// a level or two deeper than what it read).
+    pub fn nesting(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
     }
 
     pub fn skip_ws(&self, mut pos: usize) -> usize {
@@ -148,10 +160,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn depth_check(&self, pos: usize, depth: usize) -> Result<()> {
-        let limit = match self.mode {
-            Mode::Lenient => MAX_DEPTH,
-            Mode::Strict => LINE_MAX_DEPTH,
-        };
+        let limit = self.max_depth;
         if depth > limit {
             return Err(Error::at(pos, format!("nested more than {limit} deep")));
         }

@@ -49,6 +49,8 @@ pub struct Reader<'a> {
     pub b: &'a [u8],
     /// containers may not claim more elements than this (as msgpack-python's max_array_len)
     pub max_len: usize,
+    /// containers may not nest deeper than this
+    pub max_depth: usize,
 }
 
 fn err<T>(offset: usize, message: &str) -> Result<T> {
@@ -63,6 +65,7 @@ impl<'a> Reader<'a> {
         Reader {
             b,
             max_len: usize::MAX,
+            max_depth: MAX_DEPTH,
         }
     }
 
@@ -223,10 +226,10 @@ impl<'a> Reader<'a> {
         let (item, mut at) = self.head(pos)?;
         match item {
             Item::Array { count, .. } | Item::Map { count, .. } => {
-                if depth > MAX_DEPTH {
+                if depth > self.max_depth {
                     return Err(Error {
                         offset: pos,
-                        message: format!("nested more than {MAX_DEPTH} deep"),
+                        message: format!("nested more than {} deep", self.max_depth),
                     });
                 }
                 if count > self.max_len {
