@@ -11,7 +11,7 @@ import time
 import types
 import typing
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -132,15 +132,17 @@ def _enrich_chunk(engine: Engine, kind: Kind, data: bytes) -> tuple[BatchResult,
     return BatchResult(body, "ndjson", "ndjson", len(parts), counts, outcomes), bad
 
 
-def _output_lines(result: BatchResult, only_classified: bool) -> Iterator[bytes]:
+def _output(result: BatchResult, only_classified: bool) -> bytes:
     """The answer's NDJSON lines (one per record), the classified ones only when asked."""
-    lines = result.body.splitlines()
+    body = result.body
     if not only_classified:
-        yield from lines
-        return
-    for line, outcome in zip(lines, result.outcomes, strict=True):
-        if outcome == OUTCOME_CLASSIFIED:
-            yield line
+        return body if not body or body.endswith(b"\n") else body + b"\n"
+    lines = body.splitlines()
+    return b"".join(
+        line + b"\n"
+        for line, outcome in zip(lines, result.outcomes, strict=True)
+        if outcome == OUTCOME_CLASSIFIED
+    )
 
 
 def cmd_enrich(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
@@ -166,7 +168,7 @@ def cmd_enrich(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> 
             records += result.records
             for key, count in result.counts.items():
                 counts["(passthrough)" if key == PASSTHROUGH else key[0]] += count
-            stdout.write(b"".join(line + b"\n" for line in _output_lines(result, args.only_matched)))
+            stdout.write(_output(result, args.only_matched))
             progress.update(reader.bytes_read, records)
     finally:
         progress.close()

@@ -18,7 +18,7 @@ from app.catalog import LoadedRuleset
 from app.constraints import HTTPS_LINK_PATTERN
 from app.errors import Issue
 from app.patterns import check_pattern, first_chars, guard_keys
-from app.regexes import compile_pattern, pattern_problem
+from app.regexes import LazyPattern, pattern_problem
 from app.severity import Severity
 from app.spec import NumberRange, RuleSpec, VersionBoundary
 
@@ -77,7 +77,7 @@ class CompiledRule:
     ruleset_version: str
     path: str
     line: int
-    regex: re.Pattern[str]
+    regex: LazyPattern  # compiled for the Python engine on its first use
     doc_url: str
     guard: tuple[str, ...] | None
     first_chars: frozenset[str] | None  # a `^…` rule can only match text starting with one of these
@@ -85,7 +85,7 @@ class CompiledRule:
     loggers: frozenset[str] | None
     levels: frozenset[str] | None
     formats: frozenset[str] | None
-    derive: tuple[tuple[str, re.Pattern[str]], ...]
+    derive: tuple[tuple[str, LazyPattern], ...]
     convert: tuple[tuple[str, str], ...]
     conditions: tuple[CompiledCondition, ...]
     # constant part of every default-profile enrichment this rule writes
@@ -106,20 +106,22 @@ def _compile_condition(spec: VersionBoundary | NumberRange) -> CompiledCondition
     return CompiledRange(spec.field, spec.min, spec.max, spec.severity)
 
 
-def _compile(pattern: str) -> tuple[re.Pattern[str] | None, list[str]]:
-    """The pattern compiled once, and every reason it is outside the subset (None: unusable)."""
+def _compile(pattern: str) -> tuple[LazyPattern | None, list[str]]:
+    """The pattern, checked, and every reason it is outside the subset (None: unusable). The
+    native engine compiles it here; the Python engine when it first runs it (`python_patterns`
+    in app.check compiles them all up front)."""
     problems = check_pattern(pattern)
     if problems:
         return None, problems
     native = pattern_problem(pattern)
     if native is not None:
         return None, [f"the native engine cannot compile the pattern: {native.splitlines()[-1]}"]
-    return compile_pattern(pattern), []
+    return LazyPattern(pattern), []
 
 
 def _rule_issues(
     rule: RuleSpec, path: str, line: int
-) -> tuple[list[Issue], re.Pattern[str] | None, tuple[tuple[str, re.Pattern[str]], ...]]:
+) -> tuple[list[Issue], LazyPattern | None, tuple[tuple[str, LazyPattern], ...]]:
     """Problems that stop one rule from compiling; its regex and derivations when there are none."""
     issues: list[Issue] = []
 
@@ -129,8 +131,8 @@ def _rule_issues(
     regex, problems = _compile(rule.pattern)
     for problem in problems:
         add(problem)
-    captures: set[str] = set(regex.groupindex) if regex is not None else set()
-    derived: list[tuple[str, re.Pattern[str]]] = []
+    captures: set[str] = set(regex.names) if regex is not None else set()
+    derived: list[tuple[str, LazyPattern]] = []
     for derive in rule.derive:
         derive_regex, derive_problems = _compile(derive.pattern)
         for problem in derive_problems:
@@ -138,7 +140,7 @@ def _rule_issues(
         if derive.source not in captures:
             add(f"derive reads field {derive.source!r}, which the pattern does not capture")
         if derive_regex is not None:
-            captures |= set(derive_regex.groupindex)
+            captures |= derive_regex.names
             derived.append((derive.source, derive_regex))
     if issues or regex is None:
         return issues, None, ()

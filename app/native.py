@@ -12,6 +12,7 @@ When the extension cannot be imported the service runs on ``app.engine.PythonEng
 
 import functools
 import logging
+import re
 import sys
 import unicodedata
 from collections import Counter
@@ -45,10 +46,14 @@ def native_available() -> bool:
     return module() is not None
 
 
+_DIGIT = re.compile(r"\d")  # Unicode decimal digits: the characters int() reads
+
+
 @functools.cache
 def digit_zeros() -> tuple[int, ...]:
     """Every Unicode decimal digit zero: int() and float() read any script's digits."""
-    return tuple(code for code in range(sys.maxunicode + 1) if unicodedata.decimal(chr(code), -1) == 0)
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    return tuple(ord(c) for c in _DIGIT.findall(every) if unicodedata.decimal(c, -1) == 0)
 
 
 def _rule(rule: "CompiledRule") -> dict[str, Any]:

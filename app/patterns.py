@@ -11,6 +11,7 @@ contains. The matcher feeds them to a multi-literal prefilter, and the VRL expor
 cheap ``contains`` checks, so a rule's regex only runs on lines that can match it.
 """
 
+import functools
 import re
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -64,6 +65,12 @@ def _nested_repeat(items: Any) -> bool:
 
 def parse(pattern: str) -> Any:
     return sre_parse.parse(pattern)
+
+
+@functools.cache
+def group_names(pattern: str) -> frozenset[str]:
+    """The names of the pattern's groups."""
+    return frozenset(parse(pattern).state.groupdict)
 
 
 def check_pattern(pattern: str) -> list[str]:

@@ -14,7 +14,7 @@ from app.batch import Kind
 
 # `[` followed by what can start a JSON value, not by a log level letter and a space
 _JSON_ARRAY_START: Final = re.compile(rb"\[\s*(?:[\[{\]\"0-9tfn-]|$)")
-CHUNK_BYTES: Final = 4 * 1024 * 1024
+CHUNK_BYTES: Final = 512 * 1024
 
 
 def is_continuation(line: str) -> bool:
@@ -60,29 +60,45 @@ class Reader:
         stripped = head.lstrip()
         if stripped.startswith(b"{"):
             self.shape = "ndjson"
-            yield from self._lines(head, "ndjson", continuation=False)
+            yield from self._blocks(head, "ndjson", continuation=False)
         elif _JSON_ARRAY_START.match(stripped):
             body = head + self._stream.read()
             self.bytes_read = len(body)
             self.shape = "json"
             yield "json", body
         elif head:
-            yield from self._lines(head, "text", continuation=True)
+            yield from self._blocks(head, "text", continuation=True)
 
-    def _lines(self, head: bytes, kind: Kind, continuation: bool) -> Iterator[tuple[Kind, bytes]]:
-        """Lines gathered into chunks of about `chunk_bytes`, cut only before a line that starts
-        a record (with `continuation`, an indented line belongs to the record before it)."""
-        parts = [head]
-        size = len(head)
+    def _blocks(self, head: bytes, kind: Kind, continuation: bool) -> Iterator[tuple[Kind, bytes]]:
+        """Blocks of about `chunk_bytes`, each cut after the last line break that starts a
+        record (with `continuation`, an indented line belongs to the record before it)."""
+        pending = head
         while True:
-            line = self._line()
-            if not line:
+            block = self._stream.read(self.chunk_bytes)
+            self.bytes_read += len(block)
+            if not block:
                 break
-            starts_record = not (continuation and line.startswith((b"    ", b"\t")))
-            if size >= self.chunk_bytes and starts_record:
-                yield kind, b"".join(parts)
-                parts, size = [], 0
-            parts.append(line)
-            size += len(line)
-        if size:
-            yield kind, b"".join(parts)
+            pending += block
+            cut = _record_start(pending, continuation)
+            if cut > 0:
+                yield kind, pending[:cut]
+                pending = pending[cut:]
+        if pending:
+            yield kind, pending
+
+
+def _record_start(data: bytes, continuation: bool) -> int:
+    """Where the last whole line that starts a record begins (after its line break); 0: none."""
+    end = len(data)
+    while True:
+        newline = data.rfind(b"\n", 0, end)
+        if newline < 0:
+            return 0
+        start = newline + 1
+        if continuation:
+            # how the next line starts is known once it has four bytes or has ended
+            undecided = end - start < 4 and data.find(b"\n", start) < 0
+            if undecided or data.startswith((b"    ", b"\t"), start):
+                end = newline
+                continue
+        return start

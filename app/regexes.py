@@ -12,6 +12,8 @@ import importlib
 import re
 from types import ModuleType
 
+from app.patterns import group_names
+
 
 @functools.cache
 def extension() -> ModuleType | None:
@@ -38,3 +40,32 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     if native is None:
         return re.compile(pattern)
     return re.compile(native.python_pattern(pattern))
+
+
+class LazyPattern:
+    """A rule's pattern for the Python engine, compiled the first time that engine uses it.
+    When the native engine serves it never is: a translated pattern spells every class out, and
+    Python's compiler takes milliseconds over each (seconds for the built-in table)."""
+
+    __slots__ = ("_compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = compile_pattern(self.pattern)
+        return self._compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled.search(text)
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The names of the pattern's groups (read by Python's parser, nothing compiled)."""
+        return group_names(self.pattern)
+
+    def __repr__(self) -> str:
+        return f"LazyPattern({self.pattern!r})"

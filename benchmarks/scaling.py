@@ -18,17 +18,22 @@ as met or missed. Exits non-zero when a check of the answers fails.
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from app.batch import Answer, Limits
 from app.catalog import rule_paths
 from app.check import load_table
-from app.enrich import Enricher, EnrichOptions
+from app.engine import Engine, EngineName, load_engine
+from app.enrich import EnrichOptions
 from benchmarks.common import real_lines
+
+ENGINES: tuple[EngineName, ...] = ("native", "python")
 
 PREFIX = "[W 2026-11-28 12:00:00.000 JupyterHub spawner:{n}] "
 OPENERS = ["Failed to", "Unable to", "Could not", "Timed out trying to", "Gave up trying to"]
@@ -113,67 +118,88 @@ def traffic(rules: list[tuple[str, str, str]], size: int, seed: int = 11) -> lis
     return out
 
 
-def per_record_us(enricher: Enricher, records: list[dict[str, Any]], rounds: int) -> float:
+def ndjson(records: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(record) + b"\n" for record in records)
+
+
+def engine_for(table: Any, name: EngineName, options: EnrichOptions | None = None) -> Engine:
+    engine = load_engine(table, options or EnrichOptions(), name)
+    assert engine.name == name, f"the {name} engine is not available (run `make install`)"
+    return engine
+
+
+def answer(engine: Engine, body: bytes) -> list[dict[str, Any]]:
+    return [
+        orjson.loads(line) for line in engine.run(body, "ndjson", Answer(), Limits(), 0).body.splitlines()
+    ]
+
+
+def per_record_us(engine: Engine, body: bytes, count: int, rounds: int) -> float:
+    """Decode -> enrich -> encode of the NDJSON body, best of `rounds`, per record."""
     times = []
     for _ in range(rounds):
-        batch = [dict(r) for r in records]
         start = time.perf_counter()
-        enricher.enrich_batch(batch)
+        engine.run(body, "ndjson", Answer(), Limits(), 0)
         times.append(time.perf_counter() - start)
-    return min(times) / len(records) * 1e6
+    return min(times) / count * 1e6
 
 
-def rule_count(rounds: int) -> tuple[list[str], float]:
+def rule_count(rounds: int) -> tuple[list[str], dict[EngineName, float]]:
     problems: list[str] = []
-    costs: dict[int, float] = {}
+    costs: dict[tuple[EngineName, int], float] = {}
     with tempfile.TemporaryDirectory(prefix="logenrich-scaling-") as tmp:
         for count in (20, 60, 200):
             rules = synthetic_rules(count)
             path = Path(tmp) / f"synthetic-{count}.toml"
             path.write_text(_toml(rules))
             table = load_table([path])  # checks every rule's examples
-            enricher = Enricher(table, EnrichOptions())
             pairs = traffic(rules, 2000)
-            batch = [dict(record) for record, _ in pairs]
-            enricher.enrich_batch(batch)
-            wrong = [
-                (r["message"], want, r["enrichment"]["classification"])
-                for r, (_, want) in zip(batch, pairs, strict=True)
-                if r["enrichment"]["classification"] != want
-            ]
-            if wrong:
-                problems.append(f"{count} rules: {len(wrong)} lines classified wrongly, first {wrong[0]}")
-            costs[count] = per_record_us(enricher, [record for record, _ in pairs], rounds)
-            candidates = statistics.mean(len(enricher.matcher.candidates(r["message"])) for r, _ in pairs)
-            print(f"{count:>4} rules: {costs[count]:6.2f} µs/record, {1e6 / costs[count]:>9,.0f} records/s, "
-                  f"{candidates:.1f} candidate rules per line (prefix included)")  # fmt: skip
-    ratio = costs[200] / costs[20]
-    verdict = "met" if ratio <= 1.5 else "MISSED"
-    print(f"200 rules / 20 rules: {ratio:.2f}x (target <= 1.5x: {verdict})")
-    return problems, ratio
+            body = ndjson([record for record, _ in pairs])
+            for name in ENGINES:
+                engine = engine_for(table, name)
+                got = [r["enrichment"]["classification"] for r in answer(engine, body)]
+                wrong = [
+                    (r["message"], want, g) for (r, want), g in zip(pairs, got, strict=True) if g != want
+                ]
+                if wrong:
+                    problems.append(
+                        f"{name}, {count} rules: {len(wrong)} lines classified wrongly, first {wrong[0]}"
+                    )
+                cost = costs[name, count] = per_record_us(engine, body, len(pairs), rounds)
+                print(f"{name:<7}{count:>4} rules: {cost:6.2f} µs/record, {1e6 / cost:>9,.0f} records/s")
+    ratios = {name: costs[name, 200] / costs[name, 20] for name in ENGINES}
+    for name, ratio in ratios.items():
+        verdict = "met" if ratio <= 1.5 else "MISSED"
+        print(f"{name}: 200 rules / 20 rules: {ratio:.2f}x (target <= 1.5x: {verdict})")
+    return problems, ratios
 
 
 def message_length(rounds: int) -> list[str]:
     problems: list[str] = []
     table = load_table(rule_paths(None))
     lines = [line for line in real_lines() if "\n" not in line][:200]
-    print(f"\n{'length':>8}{'µs/record (16 KiB cap)':>24}{'µs/record (no cap)':>20}{'ns/byte (no cap)':>18}")
-    rows = []
-    for length in (100, 1024, 4096, 16384, 65536):
-        records = [{"message": (line + " " + "x" * length)[: max(length, 1)]} for line in lines]
-        capped = per_record_us(Enricher(table, EnrichOptions()), records, rounds)
-        uncapped_enricher = Enricher(table, EnrichOptions(max_message_bytes=1 << 30))
-        uncapped = per_record_us(uncapped_enricher, records, rounds)
-        rows.append((length, uncapped))
-        check = [dict(r) for r in records]
-        uncapped_enricher.enrich_batch(check)
-        if not all(
-            "enrichment" in r and r["message"] == o["message"] for r, o in zip(check, records, strict=True)
-        ):
-            problems.append(f"{length} B: a record came back without its enrichment or message")
-        print(f"{length:>8}{capped:>24.2f}{uncapped:>20.2f}{uncapped * 1000 / length:>18.2f}")
-    growth = (rows[-1][1] / rows[-2][1]) / (rows[-1][0] / rows[-2][0])
-    print(f"16 KiB -> 64 KiB: cost grew {growth:.2f}x what linear growth predicts (target: linear)")
+    for name in ENGINES:
+        capped_engine = engine_for(table, name)
+        uncapped_engine = engine_for(table, name, EnrichOptions(max_message_bytes=1 << 30))
+        print(f"\n{name} engine")
+        print(
+            f"{'length':>8}{'µs/record (16 KiB cap)':>24}{'µs/record (no cap)':>20}{'ns/byte (no cap)':>18}"
+        )
+        rows = []
+        for length in (100, 1024, 4096, 16384, 65536):
+            records = [{"message": (line + " " + "x" * length)[: max(length, 1)]} for line in lines]
+            body = ndjson(records)
+            capped = per_record_us(capped_engine, body, len(records), rounds)
+            uncapped = per_record_us(uncapped_engine, body, len(records), rounds)
+            rows.append((length, uncapped))
+            back = answer(uncapped_engine, body)
+            if not all(
+                "enrichment" in r and r["message"] == o["message"] for r, o in zip(back, records, strict=True)
+            ):
+                problems.append(f"{name}, {length} B: a record came back without its enrichment or message")
+            print(f"{length:>8}{capped:>24.2f}{uncapped:>20.2f}{uncapped * 1000 / length:>18.2f}")
+        growth = (rows[-1][1] / rows[-2][1]) / (rows[-1][0] / rows[-2][0])
+        print(f"16 KiB -> 64 KiB: cost grew {growth:.2f}x what linear growth predicts (target: linear)")
     return problems
 
 

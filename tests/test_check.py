@@ -72,6 +72,17 @@ def test_load_table_refuses_a_table_that_does_not_check() -> None:
     assert len(caught.value.issues) >= 10
 
 
+def test_loading_for_serve_runs_what_check_runs_on_operator_rules() -> None:
+    """serve and enrich skip the alone runs of built-in rules (the suite runs those), never an
+    operator rule's: the same errors come out of both, the operator's reject included."""
+    _, everything = check_paths([BROKEN])
+    with pytest.raises(TableError) as caught:
+        load_table([BROKEN])
+    errors = sorted(str(issue) for issue in everything if not issue.warning)
+    assert sorted(str(issue) for issue in caught.value.issues if not issue.warning) == errors
+    assert any("reject 1 matches the rule" in error for error in errors)
+
+
 def test_operator_rules_load_with_the_builtin_set() -> None:
     result = cli("check", str(FIXTURES / "rules" / "ok"), "--with-builtin")
     assert result.code == 0, result.stderr

@@ -332,6 +332,20 @@ def test_generated_text(lines: list[str], profile: str) -> None:
     assert_same(profile, body, "text", [Answer(), Answer("msgpack"), Bulk("x")])
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_long_lines(profile: str) -> None:
+    """Past 4 KiB the native engine reads fields with its own backtracker: every rule's example
+    stretched by a run of one of its characters, and followed by a long tail."""
+    records = []
+    for rule in builtin_table().rules:
+        line = rule.spec.examples[0].line
+        middle = len(line) // 2
+        run = next((c for c in line[middle:] if not c.isspace()), "a") * 5000
+        records.append({"message": line[:middle] + run + line[middle:]})
+        records.append({"message": line + " " + "x" * 5000})
+    assert_same(profile, ndjson(records), "ndjson", [Answer()])
+
+
 # --- hostile shapes ----------------------------------------------------------------------------
 
 HOSTILE = [

@@ -164,6 +164,7 @@ fn rule(value: &Value) -> Result<(Rule, Option<Vec<String>>, crate::engine::Rule
         .map(|(_, r): &(String, Regex)| r.capture_names().map(|n| n.map(str::to_string)).collect())
         .collect();
     let rule = Rule {
+        long: std::sync::OnceLock::new(),
         id,
         names,
         derive_names,

@@ -11,7 +11,11 @@ use std::collections::HashMap;
 use aho_corasick::automaton::Automaton;
 use aho_corasick::dfa::DFA;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, MatchKind, StartKind};
+use std::sync::OnceLock;
+
 use regex::{CaptureLocations, Regex};
+use regex_automata::nfa::thompson::backtrack::{self, BoundedBacktracker};
+use regex_automata::util::primitives::NonMaxUsize;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::Look;
 
@@ -98,9 +102,18 @@ impl FirstChars {
     }
 }
 
+/// Lines longer than this have their fields read by a backtracker with room for the whole
+/// default message cap: the `regex` crate's own backtracker stops at a few KiB for the larger
+/// patterns and hands over to its PikeVM, ten times slower per byte.
+const LONG_LINE: usize = 4096;
+/// The backtracker's visited set for long lines: 4 MiB, one per thread, reused by every rule.
+const LONG_VISITED: usize = 4 << 20;
+
 pub struct Rule {
     pub id: String,
     pub regex: Regex,
+    /// the pattern's backtracker for long lines, built on the first one
+    pub long: OnceLock<Option<BoundedBacktracker>>,
     /// the regex's group names, by group index
     pub names: Vec<Option<String>>,
     /// each derivation's group names, by group index
@@ -148,6 +161,9 @@ pub struct Found<'m, 't> {
 pub struct MatchScratch {
     candidates: Vec<usize>,
     locations: Vec<Option<CaptureLocations>>,
+    /// long lines: the backtracker's cache (reset for each rule) and capture slots
+    long_cache: Option<backtrack::Cache>,
+    long_slots: Vec<Option<NonMaxUsize>>,
     /// for each rule, its derivations' capture slots
     derived: Vec<Vec<CaptureLocations>>,
 }
@@ -291,12 +307,27 @@ impl Matcher {
             if !rule.plain && !filters_pass(rule, level, source) {
                 continue;
             }
-            let locations =
-                scratch.locations[index].get_or_insert_with(|| rule.regex.capture_locations());
-            if rule.regex.captures_read(locations, text).is_none() {
-                continue;
-            }
-            let mut fields = groups(rule, locations, text);
+            let mut fields = if text.len() > LONG_LINE {
+                match long_groups(rule, text, &mut scratch.long_cache, &mut scratch.long_slots) {
+                    Some(Some(fields)) => fields,
+                    Some(None) => continue,
+                    None => {
+                        let locations = scratch.locations[index]
+                            .get_or_insert_with(|| rule.regex.capture_locations());
+                        if rule.regex.captures_read(locations, text).is_none() {
+                            continue;
+                        }
+                        groups(rule, |i| locations.get(i), text)
+                    }
+                }
+            } else {
+                let locations =
+                    scratch.locations[index].get_or_insert_with(|| rule.regex.capture_locations());
+                if rule.regex.captures_read(locations, text).is_none() {
+                    continue;
+                }
+                groups(rule, |i| locations.get(i), text)
+            };
             if !rule.plain {
                 if scratch.derived.len() < self.rules.len() {
                     scratch.derived.resize_with(self.rules.len(), Vec::new);
@@ -463,11 +494,58 @@ fn filters_pass(rule: &Rule, level: Option<Severity>, source: Option<&Source<'_>
     true
 }
 
-/// Named groups that took part and are not empty, in the pattern's order.
-fn groups<'m, 't>(rule: &'m Rule, locations: &CaptureLocations, text: &'t str) -> Fields<'m, 't> {
+/// A long line's fields: the match found by the regex's DFA, then its groups read by the rule's
+/// own backtracker over the match only. Some(None): no match; None: this path cannot serve
+/// (the match is longer than the backtracker takes), the caller reads the groups itself.
+#[allow(clippy::option_option)]
+fn long_groups<'m, 't>(
+    rule: &'m Rule,
+    text: &'t str,
+    cache: &mut Option<backtrack::Cache>,
+    slots: &mut Vec<Option<NonMaxUsize>>,
+) -> Option<Option<Fields<'m, 't>>> {
+    let engine = rule
+        .long
+        .get_or_init(|| {
+            BoundedBacktracker::builder()
+                .configure(BoundedBacktracker::config().visited_capacity(LONG_VISITED))
+                .build(rule.regex.as_str())
+                .ok()
+        })
+        .as_ref()?;
+    let Some(found) = rule.regex.find(text) else {
+        return Some(None);
+    };
+    if found.len() >= engine.max_haystack_len() {
+        return None;
+    }
+    let cache = cache.get_or_insert_with(|| engine.create_cache());
+    cache.reset(engine);
+    slots.clear();
+    slots.resize(engine.get_nfa().group_info().slot_len(), None);
+    let input = regex_automata::Input::new(text)
+        .span(found.range())
+        .anchored(regex_automata::Anchored::Yes);
+    engine.try_search_slots(cache, &input, slots).ok()??;
+    let slot = |i: usize| -> Option<(usize, usize)> {
+        Some((
+            slots.get(2 * i)?.as_ref()?.get(),
+            slots.get(2 * i + 1)?.as_ref()?.get(),
+        ))
+    };
+    Some(Some(groups(rule, slot, text)))
+}
+
+/// Named groups that took part and are not empty, in the pattern's order; `span` gives group
+/// i's (start, end).
+fn groups<'m, 't>(
+    rule: &'m Rule,
+    span: impl Fn(usize) -> Option<(usize, usize)>,
+    text: &'t str,
+) -> Fields<'m, 't> {
     let mut out = Vec::with_capacity(rule.names.len());
     for (index, name) in rule.names.iter().enumerate() {
-        let (Some(name), Some((start, end))) = (name, locations.get(index)) else {
+        let (Some(name), Some((start, end))) = (name, span(index)) else {
             continue;
         };
         if end > start {
