@@ -317,6 +317,7 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> i
     from pydantic import ValidationError
 
     from app.logs import configure, logging_config
+    from app.memory import limit_malloc_arenas
     from app.settings import WORKER_SETTINGS, Settings
 
     given = {
@@ -329,6 +330,7 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> i
     except ValidationError as exc:
         stderr.write(f"logenrich serve: invalid settings:\n{exc}\n")
         return EXIT_USAGE
+    limit_malloc_arenas()
     # fail fast, before binding: the table must check and its engine must build
     engine = load_engine(
         load_table(rule_paths(list(settings.rules), builtin=settings.builtin), settings.engine),
@@ -353,7 +355,7 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> i
     if settings.workers == 1:
         from app.api import create_app
 
-        uvicorn.run(create_app(settings), **common)
+        uvicorn.run(create_app(settings, engine), **common)
         return EXIT_OK
     os.environ[WORKER_SETTINGS] = settings.for_workers()
     with tempfile.TemporaryDirectory(prefix="logenrich-metrics-") as metrics_dir:

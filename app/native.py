@@ -14,6 +14,7 @@ import functools
 import logging
 import re
 import sys
+import threading
 import unicodedata
 from collections import Counter
 from types import ModuleType
@@ -242,8 +243,21 @@ def _codec_error(body: bytes, kind: str, reason: str, offset: int | None, framin
     return CodecError("undecodable", detail, where)
 
 
+# the engine built last: loading a table checks its examples on the engine, and the service
+# or CLI then asks for the same table with the same options; one engine is ~18 MiB of compiled
+# automata, so it is built once (a new table, or other options, replace it)
+_last: list[NativeEngine] = []
+_last_lock = threading.Lock()
+
+
 def load(table: "Table", options: EnrichOptions | None) -> "Engine | None":
     """The table on the native engine; None when the extension cannot be imported."""
     if not native_available():
         return None
-    return NativeEngine(table, options)
+    options = options or EnrichOptions()
+    with _last_lock:
+        if _last and _last[0].table is table and _last[0].options == options:
+            return _last[0]
+        engine = NativeEngine(table, options)
+        _last[:] = [engine]
+        return engine

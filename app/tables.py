@@ -30,13 +30,22 @@ class ReloadOutcome:
 
 
 class TableHolder:
-    def __init__(self, paths: list[Path], builtin: bool, options: EnrichOptions, engine: EngineName) -> None:
+    def __init__(
+        self,
+        paths: list[Path],
+        builtin: bool,
+        options: EnrichOptions,
+        engine: EngineName,
+        loaded: Engine | None = None,
+    ) -> None:
+        """`loaded`: the engine of these files already loaded and checked (serve loads the table
+        before it binds, to refuse a broken one early), taken as it is."""
         self.paths = paths
         self.builtin = builtin
         self.options = options
         self.engine_name = engine
         self._lock = threading.Lock()
-        self.current: Engine = self._build()  # refuses a broken table
+        self.current: Engine = loaded if loaded is not None else self._build()  # refuses a broken table
         self.fingerprint = self._fingerprint()
         self.last_reload: ReloadOutcome | None = None
 

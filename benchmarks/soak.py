@@ -46,6 +46,8 @@ from benchmarks.service import POST_BATCH_LUA
 from tests.payloads import decode_response
 from tests.server import free_port, rss_kib
 
+RSS_TARGET_MIB = 120  # per worker, with the built-in table
+
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = 1000
 OVERLOAD_LUA = (
@@ -303,6 +305,8 @@ def main() -> int:
             f"answers: {len(tally.latencies)} ok, {len(tally.errors)} errors; records {tally.records:,} of {expected:,} sent, lost {lost}"
         )
         print(f"resident memory after warm-up: {base / 1024:.1f} MiB -> {end / 1024:.1f} MiB ({growth:+.1%})")
+        verdict = "met" if end / 1024 <= RSS_TARGET_MIB else "missed"
+        print(f"resident memory target <= {RSS_TARGET_MIB} MiB per worker: {verdict}")
         step = max(1, len(settled) // windows)
         print(
             "resident memory by window (MiB): "

@@ -4,6 +4,8 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -316,3 +318,15 @@ def test_refuses_to_start_on_a_broken_table(tmp_path: Path) -> None:
         running_server("--rules", str(broken), tmp_path=tmp_path, startup=10),
     ):
         pass
+
+
+def test_the_service_caps_malloc_arenas_unless_told_otherwise() -> None:
+    script = "from app.memory import limit_malloc_arenas; print(limit_malloc_arenas())"
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    capped = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert capped.stdout.strip() == "True"  # glibc (Debian)
+    env["MALLOC_ARENA_MAX"] = "4"
+    told = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert told.stdout.strip() == "False"

@@ -25,6 +25,7 @@ from app.api import problems
 from app.api.openapi import DOCUMENTED_MODELS
 from app.api.routes import router
 from app.api.state import Service
+from app.engine import Engine
 from app.metrics import Metrics
 from app.relay.forwarder import Forwarder
 from app.settings import Settings
@@ -118,12 +119,15 @@ async def _watch(service: Service, interval: float) -> None:
             await service.reload("file-change")
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """A new app; it loads its table at startup and refuses to start when the table does not check."""
+def create_app(settings: Settings, loaded: Engine | None = None) -> FastAPI:
+    """A new app; it loads its table at startup and refuses to start when the table does not check
+    (`loaded`: the table already loaded for these settings, served as it is)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        tables = TableHolder(list(settings.rules), settings.builtin, settings.enrich_options, settings.engine)
+        tables = TableHolder(
+            list(settings.rules), settings.builtin, settings.enrich_options, settings.engine, loaded
+        )
         metrics = Metrics()
         metrics.set_table(tables.current)
         service = Service(
@@ -218,7 +222,9 @@ async def _reload_quietly(service: Service, trigger: str) -> None:
 def app_from_env() -> FastAPI:
     """Factory for uvicorn workers: settings from LOGENRICH_* variables."""
     from app.logs import configure
+    from app.memory import limit_malloc_arenas
 
+    limit_malloc_arenas()
     settings = Settings.from_environment()
     configure(settings.log_level)
     return create_app(settings)

@@ -1,6 +1,7 @@
 """What the app builds at startup and hands to requests through the lifespan state."""
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 import anyio
@@ -14,6 +15,14 @@ from app.tables import ReloadOutcome, TableHolder
 log = logging.getLogger("logenrich")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: taskset, a container's cpuset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @dataclass
 class Service:
     settings: Settings
@@ -21,9 +30,10 @@ class Service:
     metrics: Metrics
     admission: Admission
     bodies: BodyBudget
-    # every batch runs in a worker thread (the engines release the GIL where they can); two
-    # threads keep both cores of a worker busy without a queue of half-done batches
-    cpu: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
+    # every batch runs in a worker thread (the native engine releases the GIL for the whole
+    # batch); as many at once as the process has cores: more would only take turns on a core,
+    # each evicting the other's tables from its caches, and every batch would finish later
+    cpu: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(usable_cores()))
     shutting_down: bool = False
     forwarder: Forwarder | None = None
     # downstream name -> why it was unreachable at the last check (None: reachable)

@@ -136,6 +136,15 @@ class Forwarder:
         except httpx.TransportError as exc:
             reason = str(exc) or type(exc).__name__
             raise self._down(f"downstream {downstream.name} unreachable: {reason}") from exc
+        except (OSError, AttributeError, RuntimeError) as exc:
+            # the client's own failures on a connection the downstream dropped as it opened
+            # (with uvloop, httpcore reads the peer of a socket already gone): not delivered,
+            # so the shipper retries; logged, as the client should have said it is unreachable
+            log.warning(
+                "the HTTP client failed on a downstream connection",
+                extra={"downstream": downstream.name, "error": repr(exc)},
+            )
+            raise self._down(f"downstream {downstream.name} unreachable: {type(exc).__name__}") from exc
 
     def _check(self, downstream: Downstream, response: httpx.Response) -> None:
         """Nothing for a 2xx; the failure it means otherwise."""

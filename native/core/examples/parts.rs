@@ -74,6 +74,10 @@ fn main() {
             total / n * 1e6
         );
     }
+    println!(
+        "automata bytes (leading, guards) {:?}",
+        engine.matcher.automata_bytes()
+    );
     println!("prefix parse        {:.3} us/record", best[0] / n * 1e6);
     println!("decide (all)        {:.3} us/record", best[1] / n * 1e6);
     println!("prefilter (AC)      {:.3} us/record", best[2] / n * 1e6);
