@@ -91,7 +91,8 @@ def _add_enrich_options(parser: argparse.ArgumentParser) -> None:
         "--message-field",
         action="append",
         metavar="PATH",
-        help="record field holding the log line (repeatable, dotted paths; default: message, log, msg)",
+        help="record field holding the log line (repeatable, dotted paths; default: message, log, msg,"
+        " MESSAGE)",
     )
     parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
 

@@ -20,7 +20,8 @@ from app.profiles import ProfileSpec, Value, profile_spec
 from app.severity import SYSLOG, Severity
 
 UNCLASSIFIED: Final = "unclassified"
-DEFAULT_MESSAGE_FIELDS: Final = ("message", "log", "msg")
+# journald (Fluent Bit's systemd input) keeps its upper-case MESSAGE
+DEFAULT_MESSAGE_FIELDS: Final = ("message", "log", "msg", "MESSAGE")
 DEFAULT_MAX_MESSAGE_BYTES: Final = 16 * 1024
 
 Outcome = Literal["classified", "unclassified", "passthrough"]
@@ -171,6 +172,8 @@ class Enricher:
     def decide_message(self, message: str, from_bytes: bool = False) -> Decision:
         text = cap_text(readable(message, from_bytes), self.options.max_message_bytes)
         text, level, source = parse_line(text)
+        if source is None and not text.strip():  # a blank line says nothing (Docker's {"log": "\n"})
+            return Decision("unclassified", None, level, level, None, source)
         found = self.matcher.match(text, level, source)
         if found is None:
             return Decision("unclassified", None, level, level, None, source)

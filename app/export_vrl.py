@@ -489,8 +489,11 @@ def export_vrl(table: Table, options: EnrichOptions | None = None, gated: bool =
         "  le_f = {}",
         "  le_sev = null",
     ]
+    # a blank line without a prefix says nothing: no rule runs on it
+    out.append('  if le_src == null && strip_whitespace(le_text) == "" { le_rule = "" }')
     for rule in table.rules:
         out += ["  " + line for line in _rule_block(rule, gated)]
+    out.append('  if le_rule == "" { le_rule = null }')
     out += [
         "  if le_rule != null && le_multi && !exists(le_f.exception) {",
         '    le_tail = split(replace(le_text, r\'\\s+$\', ""), "\\n")',

@@ -59,7 +59,7 @@ class Metrics:
         )
         self.rejected = Counter(
             "logenrich_rejected_requests_total",
-            "Requests refused before decoding, by reason (auth, overload, too_large).",
+            "Requests refused before decoding, by reason (auth, overload, body_timeout).",
             ["reason"],
             registry=reg,
         )

@@ -13,9 +13,12 @@ cheap ``contains`` checks, so a rule's regex only runs on lines that can match i
 
 import functools
 import re
+import warnings
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
+
+from app.backtracking import SPACE_CHARS, unpinned
 
 MIN_KEY_LENGTH = 3
 _ALLOWED_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE | re.UNICODE
@@ -76,10 +79,19 @@ def group_names(pattern: str) -> frozenset[str]:
 def check_pattern(pattern: str) -> list[str]:
     """Every reason the pattern is outside the accepted subset (empty when it is fine)."""
     try:
-        re.compile(pattern)
-        parsed = parse(pattern)
+        with warnings.catch_warnings():
+            # Python warns where a class holds what the `regex` crate reads as a set operation
+            # or a nested class (`&&`, `--`, `~~`, `[[`, `[:alpha:]`): the engines would differ
+            warnings.simplefilter("error", FutureWarning)
+            parsed = parse(pattern)  # the parser warns (compiling would not, once cached)
+            re.compile(pattern)
     except re.error as exc:
         return [f"invalid regex: {exc}"]
+    except FutureWarning as exc:
+        return [
+            f"pattern has a class that Python and the regex crate read differently ({exc}): "
+            "escape the character (\\&, \\-, \\~, \\[)"
+        ]
     problems: list[str] = []
     seen: set[str] = set()
     for op, av in _walk(parsed.data):
@@ -107,7 +119,20 @@ def check_pattern(pattern: str) -> list[str]:
             "pattern nests an unbounded repetition inside another one (like (\\w+\\s?)+), which can take "
             "exponential time — rewrite it without the nesting"
         )
+    else:
+        problems.extend(quadratic_problems(pattern))
     return problems
+
+
+def quadratic_problems(pattern: str) -> list[str]:
+    """Every unbounded repetition of the pattern that a backtracking engine may run in time
+    quadratic in the line's length (app.backtracking)."""
+    return [
+        f"pattern has an unbounded repetition {shown} that can start at many places and run over "
+        "them: a backtracking engine takes time quadratic in the line's length — anchor the "
+        "pattern with ^, or put before it a character it cannot match (x[^x]*), or bound it"
+        for shown in unpinned(parse(pattern))
+    ]
 
 
 def _guards(items: Any, ignorecase: bool) -> list[tuple[str, ...]]:
@@ -151,14 +176,6 @@ def guard_keys(pattern: str) -> tuple[str, ...] | None:
     parsed = parse(pattern)
     ignorecase = bool(parsed.state.flags & re.IGNORECASE)
     return _best(_guards(parsed.data, ignorecase))
-
-
-# Every character `\\s` takes in a str pattern (those of str.isspace); a test holds this list
-# against every code point of the running Python.
-SPACE_CHARS = frozenset(
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 
 
 def _first_chars(items: Any) -> frozenset[str] | None:

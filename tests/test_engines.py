@@ -260,7 +260,7 @@ def records(draw: st.DrawFn) -> str:
     """One record as JSON text: mostly an object with a message, sometimes anything."""
     if draw(st.integers(0, 7)) == 0:
         return draw(values())
-    key = draw(st.sampled_from(["message", "log", "msg"]))
+    key = draw(st.sampled_from(["message", "log", "msg", "MESSAGE"]))
     members = draw(st.lists(st.tuples(st.sampled_from(KEYS), values()), max_size=4))
     position = draw(st.integers(0, len(members)))
     members.insert(position, (key, draw(messages())))

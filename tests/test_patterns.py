@@ -29,6 +29,20 @@ from tests.helpers import ROOT
         (r"(?:a+)+b", "nests an unbounded repetition"),
         (r"(?P<w>\w+\s?)*$", "nests an unbounded repetition"),
         (r"(?P<x>", "invalid regex"),
+        # classes the regex crate reads as set operations or nested classes, Python as characters
+        (r"[a&&b]", "read differently"),
+        (r"[a~~b]", "read differently"),
+        (r"[\w--\d]", "read differently"),
+        (r"[[:alpha:]]", "read differently"),
+        # repetitions a backtracking engine runs in quadratic time (app/backtracking.py)
+        (r"(?P<p>\S+) failed", "quadratic"),
+        (r"oauth state argument (?P<state>.+?) != cookie", "quadratic"),
+        (r"pam_unix\((?P<s>[^)]*)\): failure;.*?\buser=(?P<u>\S*)", "quadratic"),
+        (r"^(?P<a>\w+)(?P<b>\d+)$", "quadratic"),
+        (r"^a.*b.*c$", "quadratic"),
+        (r"(?P<x>\S+)$", "quadratic"),
+        (r"Spawner failed to start \[status=(?P<s>[^\]]*)\]", "quadratic"),
+        (r"^User logged in: (?P<user>.+?)\s*$", "quadratic"),
     ],
 )
 def test_outside_the_subset_is_refused(pattern: str, problem: str) -> None:
@@ -40,10 +54,22 @@ def test_outside_the_subset_is_refused(pattern: str, problem: str) -> None:
     "pattern",
     [
         r"^Failing suspected API request to not-running server: (?P<path>\S+)",
-        r"(?P<user>[^']+)'s server failed to start in (?P<timeout>\d+) seconds",
+        r"^(?P<user>[^']+)'s server failed to start in (?P<timeout>\d+) seconds",
         r"(?i)received signal (?P<signal>\w+)",
         r"^(?:\S+ ){2}x{1,3}$",
-        r"(?P<a>\d+(?:\.\d+)?)ms",
+        r" (?P<a>\d+(?:\.\d+)?)ms",
+        r"[a\&\&b\~\~c\[]",
+        # pinned repetitions: after ^, after a character they cannot take, or ending the match
+        r"x(?P<p>[^x]+) failed",
+        r"Server at (?P<url>\S+) didn't respond",
+        r"pam_unix\((?P<s>[^()]*)\): failure;[^;]*?user=(?P<u>\S*)",
+        r"^(?P<user>.+?)'s server failed",
+        r"failed: (?P<x>.*)",
+        r"(?:^|: )(?P<user>\S+) is pending spawn",
+        r"Spawner failed to start \[status=(?P<s>[^\][]*)\]",
+        r"^User logged in: (?P<user>.*\S)",
+        r"^(?P<s>\S+) (?P<m>[A-Z]+) (?P<p>\S+)\s*$",
+        r"^x{0,40}y",
     ],
 )
 def test_inside_the_subset_is_accepted(pattern: str) -> None:

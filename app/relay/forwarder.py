@@ -87,6 +87,19 @@ def _retry_after(response: httpx.Response | None, fallback: int) -> int:
     return fallback
 
 
+def _transport_reason(exc: BaseException) -> str:
+    """What went wrong on the connection, in words: the error and the system error under it
+    ("ReadError: [Errno 104] Connection reset by peer")."""
+    parts = [type(exc).__name__ + (f": {exc}" if str(exc) else "")]
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and len(parts) < 4:
+        text = str(cause)
+        if text and text not in parts[-1]:
+            parts.append(f"{type(cause).__name__}: {text}" if not isinstance(cause, OSError) else text)
+        cause = cause.__cause__ or cause.__context__
+    return "; ".join(parts)
+
+
 def _reason(response: httpx.Response) -> str:
     text = response.text[:500].strip() if response.content else ""
     return f"{response.status_code} {response.reason_phrase}" + (f": {text}" if text else "")
@@ -134,7 +147,8 @@ class Forwarder:
         except httpx.TimeoutException as exc:
             raise self._down(f"downstream {downstream.name} timed out: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
-            reason = str(exc) or type(exc).__name__
+            reason = _transport_reason(exc)
+            log.warning("downstream unreachable", extra={"downstream": downstream.name, "error": reason})
             raise self._down(f"downstream {downstream.name} unreachable: {reason}") from exc
         except (OSError, AttributeError, RuntimeError) as exc:
             # the client's own failures on a connection the downstream dropped as it opened

@@ -10,6 +10,8 @@ function headers(extra = {}) {
   if (token()) h["Authorization"] = "Bearer " + token();
   return h;
 }
+// only web links are rendered as links: a javascript: or data: URL would run in this page's origin
+function webLink(url) { return typeof url === "string" && /^https?:\/\//i.test(url) ? url : null; }
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   Object.assign(node, props);
@@ -55,33 +57,42 @@ function renderRules() {
       el("div", {}, el("span", { className: "rule-id", textContent: r.id }), " — ", r.title),
       el("div", {}, el("span", { className: "tag", textContent: "category: " + r.category }),
         el("span", { className: "tag", textContent: "severity: " + severityText(r) }),
-        el("a", { href: r.doc_url, textContent: "documentation" })),
+        webLink(r.doc_url) ? el("a", { href: webLink(r.doc_url), textContent: "documentation" }) : ""),
       el("p", { textContent: "Meaning: " + r.summary }),
       el("p", { textContent: "Action: " + r.action }),
       examples);
   }));
 }
 
-function bodyFor(text) {
+// The lines of what was pasted: raw log lines, or the log line of each pasted JSON record. Only
+// the lines are sent, each as {"message": line}, so everything shown is what the service computed
+// (a pasted record's own "enrichment" never reaches the table).
+function linesOf(text) {
   const trimmed = text.trim();
   try {
     const parsed = JSON.parse(trimmed);
-    if (typeof parsed === "object" && parsed !== null) return [trimmed, "application/json"];
+    if (typeof parsed === "object" && parsed !== null) return [(Array.isArray(parsed) ? parsed : [parsed]).map(lineOf), true];
   } catch (_) { /* not one JSON value */ }
   const lines = trimmed.split("\n").filter((l) => l.trim());
-  if (lines.length && lines.every((l) => { try { return typeof JSON.parse(l) === "object"; } catch (_) { return false; } })) {
-    return [lines.join("\n"), "application/x-ndjson"];
-  }
-  return [text, "text/plain"];
+  const records = lines.map((l) => { try { const r = JSON.parse(l); return typeof r === "object" && r !== null ? r : null; } catch (_) { return null; } });
+  if (lines.length && records.every((r) => r !== null)) return [records.map(lineOf), true];
+  return [[text], false];
 }
+// a record's log line; null when it has none (the service passes such a record through)
 function lineOf(record) {
-  for (const key of ["message", "log", "msg"]) if (typeof record[key] === "string") return record[key];
-  return JSON.stringify(record);
+  for (const key of ["message", "log", "msg", "MESSAGE"]) if (record && typeof record[key] === "string") return record[key];
+  return null;
 }
 async function classify(event) {
   event.preventDefault();
-  const [body, type] = bodyFor($("lines").value);
-  if (!body.trim()) { $("try-status").textContent = "Paste at least one line."; return; }
+  const [all, fromRecords] = linesOf($("lines").value);
+  const pasted = all.filter((line) => line !== null);
+  const skipped = all.length - pasted.length;
+  if (!pasted.join("").trim()) { $("try-status").textContent = "Paste at least one log line (or records with a message, log or msg string)."; return; }
+  // raw text goes as text (the service groups continuation lines); records' lines one by one
+  const [body, type] = fromRecords
+    ? [JSON.stringify(pasted.map((message) => ({ message }))), "application/json"]
+    : [pasted[0], "text/plain"];
   const response = await fetch("/v1/enrich", { method: "POST", body, headers: headers({ "Content-Type": type, "Accept": "application/json" }) });
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
@@ -90,17 +101,18 @@ async function classify(event) {
   }
   const records = await response.json();
   const list = Array.isArray(records) ? records : [records];
-  $("try-status").textContent = `${list.length} record(s) classified.`;
+  $("try-status").textContent = `${list.length} record(s) classified.` +
+    (skipped ? ` ${skipped} pasted record(s) hold no message, log or msg string: the service passes those through unchanged.` : "");
   const rows = list.map((record) => {
     const e = record.enrichment || {};
     const ecs = record.rule || {};
     const id = e.classification || ecs.id || "unclassified";
-    const doc = e.doc_url || ecs.reference;
+    const doc = webLink(e.doc_url || ecs.reference);
     const severity = e.severity || (record.logenrich || {}).severity || "";
     const original = e.original_severity ? ` (logged ${e.original_severity})` : "";
     const fields = e.fields || (record.logenrich || {}).fields || {};
     return el("tr", {},
-      el("td", { className: "line", textContent: lineOf(record) }),
+      el("td", { className: "line", textContent: lineOf(record) ?? "" }),
       el("td", { className: "classification", textContent: id === "unclassified" ? "unclassified (no rule decided)" : id }),
       el("td", { className: "severity", textContent: severity + original }),
       el("td", { className: "fields", textContent: Object.keys(fields).length ? JSON.stringify(fields) : "—" }),

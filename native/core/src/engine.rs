@@ -907,6 +907,9 @@ impl Engine {
     {
         let text = cap(message, self.max_message_bytes);
         let (text, level, source) = self.formats.parse_line(text, &mut scratch.prefix);
+        if source.is_none() && crate::pystr::strip(&text).is_empty() {
+            return self.decision(None, level, source); // a blank line says nothing
+        }
         let found = match &text {
             Cow::Borrowed(borrowed) => {
                 self.matcher
