@@ -74,7 +74,7 @@ def test_inline_vector_config_is_in_sync_and_compiles(table: Table) -> None:
     config = yaml.safe_load(INLINE.read_text())
     assert config["transforms"]["logenrich"]["source"] == export_vrl(table), "run: make vector-inline"
     check = vector_vrl.validate_config(INLINE)
-    assert check.ok and {c.name for c in check.checked} == {"logenrich", "labels"}
+    assert check.ok and {"logenrich", "labels"} <= {c.name for c in check.checked}
 
 
 def test_cli_export(table: Table) -> None:
