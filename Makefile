@@ -70,6 +70,7 @@ check: lint typecheck
 ## Every benchmark, each checking its own output (the service one needs Debian's wrk).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.engine
+	$(BIN)/python -m benchmarks.cli
 	$(BIN)/python -m benchmarks.coverage
 	$(BIN)/python -m benchmarks.vrl
 	$(BIN)/python -m benchmarks.linear

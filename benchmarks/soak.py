@@ -47,6 +47,7 @@ from tests.payloads import decode_response
 from tests.server import free_port, rss_kib
 
 RSS_TARGET_MIB = 120  # per worker, with the built-in table
+GROWTH_JUDGED_FROM_S = 120  # shorter runs report memory growth without judging it
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = 1000
@@ -331,8 +332,12 @@ def main() -> int:
               f"worst window p99 {worst:.0f} ms")  # fmt: skip
         if lost:
             failures.append(f"{lost} records lost")
-        if growth > 0.05:
+        # growth is judged on runs long enough to tell a leak from the allocator settling in:
+        # in a short run the settled window is seconds after warm-up, and arenas still fill
+        if args.duration >= GROWTH_JUDGED_FROM_S and growth > 0.05:
             failures.append(f"resident memory grew {growth:.1%} after warm-up")
+        elif args.duration < GROWTH_JUDGED_FROM_S:
+            print(f"resident memory growth not judged: the run is shorter than {GROWTH_JUDGED_FROM_S} s")
         if last_q > 1.5 * first_q + 25:
             failures.append(f"{judged} drifted from {first_q:.0f} ms to {last_q:.0f} ms")
 
