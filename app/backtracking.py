@@ -154,6 +154,36 @@ def _ends(op: Any, av: Any, flags: int) -> frozenset[str] | None:
     return None
 
 
+def unrolled_loop(body: Any, flags: int) -> bool:
+    """Whether a repeated body is an unrolled loop such as `(?:\\\\.[^"\\\\]*)*`: it starts with
+    one of a few characters that no repetition inside it can take, and its only unbounded
+    repetitions are of single characters. Each pass then starts at the one place such a character
+    is, so the outer loop cannot split a text two ways and backtracks in linear time."""
+    if not body:
+        return False
+    op0, av0 = body[0]
+    starts = _ends(op0, av0, flags)
+    if not starts:
+        return False
+    for op, av in body[1:]:
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+            if len(av[2]) != 1 or av[2][0][0] in (sre.SUBPATTERN, sre.BRANCH, sre.MAX_REPEAT, sre.MIN_REPEAT):
+                return False
+            takes = _chars(av[2], flags)
+            if any(takes(c) for c in starts):
+                return False
+        elif op in (sre.SUBPATTERN, sre.BRANCH):
+            return False
+    return True
+
+
+def group_body(items: Any) -> Any:
+    """A repeated element's items, through a group around them."""
+    if len(items) == 1 and items[0][0] is sre.SUBPATTERN:
+        return items[0][1][3]
+    return items
+
+
 def _union(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
     if a is None or b is None:
         return None
@@ -240,7 +270,9 @@ class _Walker:
         low, high, sub = av
         chars = _chars(sub, flags)
         if high is sre.MAXREPEAT:
-            own = _set(sub, flags)
+            unrolled = unrolled_loop(group_body(sub), flags)
+            # an unrolled loop starts where its first character is: that is where it can begin
+            own = _set(group_body(sub)[:1], flags) if unrolled else _set(sub, flags)
             pinned = (
                 (state.fixed and (not state.run or (own is not None and not _meets(own, state.run))))
                 or (state.ends is not None and not _meets(state.ends, (chars,)))
@@ -250,7 +282,8 @@ class _Walker:
             if not pinned and not free:
                 lazy = "?" if op is sre.MIN_REPEAT else ""
                 self.found.append(f"{_show(sub)}{'*' if low == 0 else '+'}{lazy}")
-            inner = self.sequence(sub, state, flags, False)
+            # an unrolled loop's passes start at one place each: its inner runs are judged with it
+            inner = self.sequence(sub, state, flags, unrolled)
             # after it: the same position give or take a run of what it takes
             after = State(state.fixed, (*state.run, chars), inner.ends, "")
         else:

@@ -18,7 +18,7 @@ from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-from app.backtracking import SPACE_CHARS, unpinned
+from app.backtracking import SPACE_CHARS, group_body, unpinned, unrolled_loop
 
 MIN_KEY_LENGTH = 3
 _ALLOWED_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE | re.UNICODE
@@ -59,9 +59,10 @@ def _is_unbounded(op: Any, av: Any) -> bool:
     return op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and (av[1] is sre.MAXREPEAT or av[1] > _UNBOUNDED_ABOVE)
 
 
-def _nested_repeat(items: Any) -> bool:
+def _nested_repeat(items: Any, flags: int) -> bool:
     for op, av in _walk(items):
-        if _is_unbounded(op, av) and any(_is_unbounded(o, a) for o, a in _walk(av[2])):
+        nested = _is_unbounded(op, av) and any(_is_unbounded(o, a) for o, a in _walk(av[2]))
+        if nested and not unrolled_loop(group_body(av[2]), flags):
             return True
     return False
 
@@ -114,7 +115,7 @@ def check_pattern(pattern: str) -> list[str]:
         parsed.state.flags & ~(_ALLOWED_FLAGS | re.UNICODE) & ~0x20 and "flags" not in seen
     ):  # 0x20: str default
         problems.append("pattern sets a global flag other than i, m, s, x")
-    if _nested_repeat(parsed.data):
+    if _nested_repeat(parsed.data, parsed.state.flags):
         problems.append(
             "pattern nests an unbounded repetition inside another one (like (\\w+\\s?)+), which can take "
             "exponential time — rewrite it without the nesting"

@@ -97,6 +97,24 @@ def rule_cost(rule: CompiledRule, text: str, repeats: int) -> float:
     return best_seconds(lambda: try_rule(rule, text, None, None), repeats)
 
 
+DOUBLING_LIMIT = 3.0  # cost growth for twice the length: 2x is linear, 4x quadratic
+
+
+def doubling(time_at: Callable[[int, int], float], large: int) -> tuple[bool, str]:
+    """For a cost that grew more than linear time allows between the two sizes: (superlinear?,
+    what was seen). Such a jump is either superlinear matching or a change of matcher between the
+    sizes (the native engine reads fields with a backtracker while its visited set holds the
+    match, the PikeVM beyond; a backtracking engine's stack outgrows the caches). Doubling the
+    length once more tells them apart: linear time doubles, quadratic time quadruples. Measured
+    twice, the second time slower, before calling it; `time_at(size, repeats)` is best of."""
+    grew = 0.0
+    for repeats in (3, 7):
+        grew = time_at(2 * large, repeats) / time_at(large, repeats)
+        if grew <= DOUBLING_LIMIT:
+            return False, f"{grew:.1f}x for 2x"
+    return True, f"{grew:.1f}x for 2x at {large:,} -> {2 * large:,} chars"
+
+
 def record_cost(engine: Engine, text: str, repeats: int) -> float:
     """One record with this message through the engine, best of `repeats`; checked."""
     body = orjson.dumps({"message": text}) + b"\n"
@@ -160,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     worst: list[tuple[float, float, str, str]] = []  # (growth / ratio, large ms, rule, shape)
     failures: list[str] = []
+    switched: list[str] = []  # jumps that doubling the length again showed to be linear
     measured = 0
     for rule in table.rules:
         literals = literal_pieces(rule.spec.pattern)
@@ -177,7 +196,13 @@ def main(argv: list[str] | None = None) -> int:
                 if large > budget_s:
                     failures.append(f"{rule.id} {shape}: {large * 1000:.1f} ms at {args.large} chars")
                 elif large * 1000 > args.floor_ms and growth > ratio * args.slack:
-                    failures.append(f"{rule.id} {shape}: grew {growth:.0f}x for {ratio:.0f}x the length")
+                    texts = {
+                        args.large: large_text,
+                        2 * args.large: shapes(example.line, 2 * args.large, literals)[shape],
+                    }
+                    worse, said = doubling(lambda size, n: rule_cost(rule, texts[size], n), args.large)  # noqa: B023
+                    where = f"{rule.id} {shape}: grew {growth:.0f}x for {ratio:.0f}x, then {said}"
+                    (failures if worse else switched).append(where)
 
     # the whole path on each engine: prefix parser, candidates, every candidate rule, enrichment
     uncapped = engines(table, EnrichOptions(max_message_bytes=4 * args.large))
@@ -195,9 +220,10 @@ def main(argv: list[str] | None = None) -> int:
                         f"{name} engine, {rule.id} {shape}: {cost * 1000:.1f} ms at {args.large} chars"
                     )
                 elif cost * 1000 > args.floor_ms and cost / small > ratio * args.slack:
-                    failures.append(
-                        f"{name} engine, {rule.id} {shape}: grew {cost / small:.0f}x for {ratio:.0f}x"
-                    )
+                    texts = {size: shapes(line, size)[shape] for size in (args.large, 2 * args.large)}
+                    worse, said = doubling(lambda size, n: record_cost(engine, texts[size], n), args.large)  # noqa: B023
+                    where = f"{name} engine, {rule.id} {shape}: grew {cost / small:.0f}x for {ratio:.0f}x, then {said}"
+                    (failures if worse else switched).append(where)
 
     worst.sort(reverse=True)
     slowest = max(worst, key=lambda w: w[1])
@@ -217,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
             f"slowest record on the {name} engine at {args.large:,} chars: {cost * 1000:.1f} ms, "
             f"{cost * 1e6 / args.large:.3f} us/char ({where})"
         )
+    if switched:
+        print(f"{len(switched)} jumps between the two sizes were a change of matcher or of cache "
+              f"(linear when doubled again, limit {DOUBLING_LIMIT}x), e.g.:")  # fmt: skip
+        for line in switched[:3]:
+            print(f"  {line}")
     if not args.skip_16k:
         failures += sixteen_kib_lines(table, args.line_budget_ms, args.repeats)
     for failure in failures:

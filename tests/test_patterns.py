@@ -43,6 +43,13 @@ from tests.helpers import ROOT
         (r"(?P<x>\S+)$", "quadratic"),
         (r"Spawner failed to start \[status=(?P<s>[^\]]*)\]", "quadratic"),
         (r"^User logged in: (?P<user>.+?)\s*$", "quadratic"),
+        # nested repetitions that are not unrolled loops: a pass can start where the run inside takes
+        (r'^"(?:a[ab]*)*"', "nests an unbounded repetition"),
+        (r'^"(?:\\.(?:x+)*)*"', "nests an unbounded repetition"),
+        (r'^"(?:\\.[^"]*)*"', "nests an unbounded repetition"),
+        # an unrolled loop that nothing pins
+        (r'x(?:\\.[^"\\]*)*y', "quadratic"),
+        (r'"(?P<m>[^"\\]*(?:\\.[^"\\]*)*)$', "quadratic"),  # every quote starts a pass to the end
     ],
 )
 def test_outside_the_subset_is_refused(pattern: str, problem: str) -> None:
@@ -70,6 +77,10 @@ def test_outside_the_subset_is_refused(pattern: str, problem: str) -> None:
         r"^User logged in: (?P<user>.*\S)",
         r"^(?P<s>\S+) (?P<m>[A-Z]+) (?P<p>\S+)\s*$",
         r"^x{0,40}y",
+        # unrolled loops: each pass starts with a character no run inside it can take
+        r'^"message":"(?P<m>[^"\\]*(?:\\.[^"\\]*)*)"',
+        r'^x"(?P<m>[^"\\]*(?:\\.[^"\\]*)*)$',
+        r"^(?:a[^a]*)*b",
     ],
 )
 def test_inside_the_subset_is_accepted(pattern: str) -> None:
