@@ -81,6 +81,17 @@ fn main() {
     println!("prefix parse        {:.3} us/record", best[0] / n * 1e6);
     println!("decide (all)        {:.3} us/record", best[1] / n * 1e6);
     println!("prefilter (AC)      {:.3} us/record", best[2] / n * 1e6);
+    let candidates: usize = messages
+        .iter()
+        .map(|m| {
+            let (text, _, _) = engine.formats.parse_line(m, scratch.prefix_mut());
+            engine.matcher.candidate_rules(&text).len()
+        })
+        .sum();
+    println!(
+        "candidates          {:.2} rules/record",
+        candidates as f64 / n
+    );
 }
 
 #[allow(dead_code)]

@@ -102,10 +102,36 @@ impl FirstChars {
     }
 }
 
-/// Literals are cut to this many bytes for the prefilter automata: a literal's head occurs where
-/// the literal does, and short keys keep the automata small enough to stay in the CPU's caches
-/// (the whole literals made 3.7 MB of transition tables, a cache miss at nearly every byte).
+/// The prefilter automata search literals' heads of at most this many bytes: short keys keep the
+/// automata small enough to stay in the CPU's caches (the whole literals made 3.7 MB of
+/// transition tables, a cache miss at nearly every byte). Where a head is found, the rest of each
+/// literal that begins with it is compared in place, so a rule is a candidate only where its
+/// whole literal occurs: rules that share a head (`Failed to start` and `Failed to stop`) do not
+/// all run their patterns.
 const LITERAL_BYTES: usize = 8;
+
+/// The rules one literal head lets through: those whose literal is the head itself, as a bitset,
+/// and the others with the rest of their literal, to compare after the head.
+struct HeadRules {
+    exact: Vec<u64>,
+    tails: Vec<(usize, Box<[u8]>)>,
+}
+
+impl HeadRules {
+    /// Mark the rules whose whole literal occurs where this head ends at `end` of `text`.
+    #[inline]
+    fn mark(&self, text: &[u8], end: usize, bits: &mut [u64]) {
+        for (word, key) in bits.iter_mut().zip(&self.exact) {
+            *word |= key;
+        }
+        let rest = &text[end..];
+        for (rule, tail) in &self.tails {
+            if rest.starts_with(tail) {
+                bits[rule / 64] |= 1 << (rule % 64);
+            }
+        }
+    }
+}
 
 /// Lines longer than this have their fields read by a backtracker with room for the whole
 /// default message cap: the `regex` crate's own backtracker stops at a few KiB for the larger
@@ -142,12 +168,12 @@ pub struct Matcher {
     pub rules: Vec<Rule>,
     /// the guard literals of the rules not led by literals, searched anywhere in a line
     automaton: Option<AhoCorasick>,
-    /// for each guard literal, the rules it lets through, as a bitset
-    by_key: Vec<Vec<u64>>,
+    /// for each guard literal head, the rules it lets through
+    by_key: Vec<HeadRules>,
     /// the literals rules anchored at the start of the line begin with, searched there only
     leading: Option<NFA>,
-    /// for each leading literal, the rules that begin with it, as a bitset
-    by_lead: Vec<Vec<u64>>,
+    /// for each leading literal head, the rules that may begin with it
+    by_lead: Vec<HeadRules>,
     /// the rules every line is a candidate for
     unguarded: Vec<u64>,
     exception: Regex,
@@ -189,10 +215,7 @@ impl Matcher {
                 match (&leads[index], guard) {
                     (None, Some(literals)) => Some((
                         index,
-                        literals
-                            .iter()
-                            .map(|l| l.as_bytes()[..l.len().min(LITERAL_BYTES)].to_vec())
-                            .collect(),
+                        literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
                     )),
                     _ => None,
                 }
@@ -216,8 +239,29 @@ impl Matcher {
         };
         let automaton = build_automaton(&keys)?;
         let leading = build_anchored(&lead_keys)?;
-        let by_key = key_rules.iter().map(|r| bits(r)).collect();
-        let by_lead = lead_rules.iter().map(|r| bits(r)).collect();
+        let heads = |rules: Vec<Vec<(usize, Vec<u8>)>>| -> Vec<HeadRules> {
+            rules
+                .into_iter()
+                .map(|rules| {
+                    let exact: Vec<usize> = rules
+                        .iter()
+                        .filter(|(_, tail)| tail.is_empty())
+                        .map(|&(rule, _)| rule)
+                        .collect();
+                    let tails = rules
+                        .into_iter()
+                        .filter(|(rule, tail)| !tail.is_empty() && !exact.contains(rule))
+                        .map(|(rule, tail)| (rule, tail.into_boxed_slice()))
+                        .collect();
+                    HeadRules {
+                        exact: bits(&exact),
+                        tails,
+                    }
+                })
+                .collect()
+        };
+        let by_key = heads(key_rules);
+        let by_lead = heads(lead_rules);
         let unguarded = bits(&unguarded);
         Ok(Matcher {
             rules,
@@ -244,10 +288,11 @@ impl Matcher {
             &mut wide
         };
         bits.copy_from_slice(&self.unguarded);
+        let bytes = text.as_bytes();
         if let Some(leading) = &self.leading {
             // every leading literal the line begins with: walk the automaton from the start
             if let Ok(mut state) = leading.start_state(Anchored::Yes) {
-                for &byte in text.as_bytes() {
+                for (at, &byte) in bytes.iter().enumerate() {
                     state = leading.next_state(Anchored::Yes, state, byte);
                     if leading.is_dead(state) {
                         break;
@@ -256,19 +301,18 @@ impl Matcher {
                         continue;
                     }
                     for i in 0..leading.match_len(state) {
-                        let key = &self.by_lead[leading.match_pattern(state, i).as_usize()];
-                        for (word, key) in bits.iter_mut().zip(key) {
-                            *word |= key;
-                        }
+                        self.by_lead[leading.match_pattern(state, i).as_usize()].mark(
+                            bytes,
+                            at + 1,
+                            bits,
+                        );
                     }
                 }
             }
         }
         if let Some(automaton) = &self.automaton {
             for m in automaton.find_overlapping_iter(text) {
-                for (word, key) in bits.iter_mut().zip(&self.by_key[m.pattern().as_usize()]) {
-                    *word |= key;
-                }
+                self.by_key[m.pattern().as_usize()].mark(bytes, m.end(), bits);
             }
         }
         for (i, &word) in bits.iter().enumerate() {
@@ -423,22 +467,26 @@ impl Matcher {
     }
 }
 
-/// Distinct literals and, for each, the rules that name it (in rule order).
+/// Distinct literal heads (at most `LITERAL_BYTES` bytes) and, for each, the rules with a
+/// literal that begins with it and the rest of that literal (in rule order, no pair twice).
+#[allow(clippy::type_complexity)]
 fn literal_index(
     rules: impl Iterator<Item = (usize, Vec<Vec<u8>>)>,
-) -> (Vec<Vec<u8>>, Vec<Vec<usize>>) {
+) -> (Vec<Vec<u8>>, Vec<Vec<(usize, Vec<u8>)>>) {
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut positions: HashMap<Vec<u8>, usize> = HashMap::new();
-    let mut key_rules: Vec<Vec<usize>> = Vec::new();
+    let mut key_rules: Vec<Vec<(usize, Vec<u8>)>> = Vec::new();
     for (index, literals) in rules {
         for literal in literals {
-            let position = *positions.entry(literal.clone()).or_insert_with(|| {
-                keys.push(literal);
+            let (head, tail) = literal.split_at(literal.len().min(LITERAL_BYTES));
+            let position = *positions.entry(head.to_vec()).or_insert_with(|| {
+                keys.push(head.to_vec());
                 key_rules.push(Vec::new());
                 keys.len() - 1
             });
-            if key_rules[position].last() != Some(&index) {
-                key_rules[position].push(index);
+            let entry = (index, tail.to_vec());
+            if !key_rules[position].contains(&entry) {
+                key_rules[position].push(entry);
             }
         }
     }
@@ -485,10 +533,7 @@ fn leading_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
     if literals.is_empty() || literals.iter().any(|l| l.as_bytes().is_empty()) {
         return None;
     }
-    let mut out: Vec<Vec<u8>> = literals
-        .iter()
-        .map(|l| l.as_bytes()[..l.len().min(LITERAL_BYTES)].to_vec())
-        .collect();
+    let mut out: Vec<Vec<u8>> = literals.iter().map(|l| l.as_bytes().to_vec()).collect();
     out.sort();
     out.dedup();
     Some(out)
@@ -667,6 +712,50 @@ mod tests {
     use super::*;
     use std::cmp::Ordering;
 
+    fn rule(id: &str, pattern: &str) -> Rule {
+        Rule {
+            id: id.into(),
+            regex: Regex::new(pattern).unwrap(),
+            long: OnceLock::new(),
+            names: Vec::new(),
+            derive_names: Vec::new(),
+            first_chars: None,
+            plain: true,
+            loggers: None,
+            levels: None,
+            formats: None,
+            derive: Vec::new(),
+            convert: Vec::new(),
+            conditions: Vec::new(),
+            severity: None,
+            adjust: Adjust::Set,
+            category: "benign".into(),
+        }
+    }
+
+    #[test]
+    fn rules_sharing_a_literal_head_are_candidates_only_where_their_whole_literal_is() {
+        let rules = vec![
+            rule("start", r"^Failed to start (?P<x>\S+)"),
+            rule("stop", r"^Failed to stop (?P<x>\S+)"),
+            rule("poll-guarded", r"(?:^|: )Failed to poll (?P<x>\S+)"),
+            rule("poll-head", r"(?:^|: )Failed t"),
+        ];
+        let guards = vec![
+            None,
+            None,
+            Some(vec!["Failed to poll ".to_string()]),
+            Some(vec!["Failed t".to_string()]),
+        ];
+        let matcher = Matcher::new(rules, guards, Regex::new("x").unwrap(), Vec::new()).unwrap();
+        assert_eq!(matcher.candidate_rules("Failed to start a"), vec![0, 3]);
+        assert_eq!(matcher.candidate_rules("Failed to stop a"), vec![1, 3]);
+        assert_eq!(matcher.candidate_rules("x: Failed to poll a"), vec![2, 3]);
+        assert_eq!(matcher.candidate_rules("x: Failed to start a"), vec![3]);
+        assert_eq!(matcher.candidate_rules("Failed to"), vec![3]);
+        assert!(matcher.candidate_rules("Failed").is_empty());
+    }
+
     #[test]
     fn leading_literals_only_for_patterns_anchored_on_literals() {
         let lits = |p: &str| {
@@ -678,12 +767,12 @@ mod tests {
         };
         assert_eq!(
             lits(r"^Fail (?:GET|PUT) (?P<path>\S+)"),
-            Some(vec!["Fail GET".into(), "Fail PUT".into()])
+            Some(vec!["Fail GET ".into(), "Fail PUT ".into()])
         );
-        // cut to eight bytes: the same head twice is one literal
+        // whole literals: the automaton searches their heads, the rest is compared in place
         assert_eq!(
             lits(r"^Failing (?:GET|PUT) (?P<path>\S+)"),
-            Some(vec!["Failing ".into()])
+            Some(vec!["Failing GET ".into(), "Failing PUT ".into()])
         );
         assert_eq!(lits(r"^(?P<user>.+?)'s server failed"), None);
         assert_eq!(lits(r"Failing"), None);
