@@ -105,6 +105,10 @@ PREFIX_SHAPES = [
     '{"message": "Unhandled error", "levelname": "ERROR", "name": "JupyterHub", "exc_info": '
     '"Traceback (most recent call last):\\n  File \\"x.py\\", line 1\\nValueError: boom"}',
     '{"message": "m", "name": "JupyterHub", "exc_info": ""}',
+    '{"message": "Uncaught exception GET /hub/api/users (10.0.0.1)", "levelname": "ERROR", "exc_info": '
+    '"Traceback (most recent call last):\\n  File \\"x.py\\", line 1, in f\\nValueError: boom"}',
+    '{"event": "Uncaught exception GET /hub/api/users (10.0.0.1)", "level": "error", "exception": '
+    "\"Traceback (most recent call last):\\nKeyError: 'a'\"}",
     '{"event": "Culling server alice", "level": "info", "logger": "jupyterhub_idle_culler", '
     '"timestamp": "2024-03-01T10:00:00.123456Z"}',
     '{"event": "failed", "level": "error", "exception": "Traceback (most recent call last):\\nKeyError: \'a\'"}',

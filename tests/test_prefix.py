@@ -421,6 +421,43 @@ def test_both_engines_read_the_prefix(
     assert (enrichment.get("original_severity"), enrichment.get("source")) == (level, source)
 
 
+@pytest.mark.parametrize(
+    ("record", "exception"),
+    [
+        (
+            {
+                "levelname": "ERROR",
+                "name": "JupyterHub",
+                "exc_info": "Traceback (most recent call last):\n"
+                '  File "x.py", line 1, in f\nValueError: boom',
+            },
+            "ValueError: boom",
+        ),
+        (
+            {
+                "level": "error",
+                "logger": "jupyterhub",
+                "exception": "Traceback (most recent call last):\nKeyError: 'a'",
+            },
+            "KeyError: 'a'",
+        ),
+    ],
+)
+def test_a_json_records_traceback_is_read_as_in_a_text_log(
+    engine_name: EngineName, record: dict[str, str], exception: str
+) -> None:
+    """python-json-logger's `exc_info` and structlog's `exception` follow the message: the rule
+    sees the message's line and the exception is the traceback's last line."""
+    key = "message" if "levelname" in record else "event"
+    line = orjson.dumps({key: "Uncaught exception GET /hub/api/users (10.0.0.1)", **record}).decode()
+    body = orjson.dumps({"message": line}) + b"\n"
+    result = engine_for(engine_name).run(body, "ndjson", Answer(), Limits(), 0)
+    enrichment = orjson.loads(result.body)["enrichment"]
+    assert enrichment["classification"] == "jupyterhub.uncaught-exception"
+    assert enrichment["fields"]["exception"] == exception
+    assert enrichment["original_severity"] == "error"
+
+
 def test_every_format_pattern_is_in_the_rule_subset() -> None:
     """Matched at the start of a line (app formats, supervisors) or searched (embedded prefixes),
     each pattern is one the rule checks accept: Rust syntax, linear on a backtracker too."""
