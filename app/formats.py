@@ -13,6 +13,10 @@ A line is recognised in three steps (docs/design.md, "Prefix parsing"):
    ``MAX_SUPERVISORS`` times: a compose prefix in front of a kubectl time in front of a journald
    line is real.
 
+A line that is a JSON object is a record of one of ``JSON_FORMATS`` (the classic notebook,
+python-json-logger, structlog), or Docker's json-file wrapper around a line (``DOCKER_JSON_KEY``),
+which is then read as above, a JSON record included.
+
 Every pattern is in the rule subset (``app.patterns``) and matches the same in Python's ``re``
 and Rust's ``regex``: classes are spelt out where ``\\d`` or ``\\s`` would take more than ASCII.
 """
