@@ -27,7 +27,6 @@ from app.severity import LEVEL_WORDS, RANK
 
 _STAGES = {"dev": 0, "pre": 1, "final": 2, "post": 3}
 _DOCKER = formats.DOCKER_JSON_KEY
-_JSON = formats.JSON_LOG
 
 
 def _s(text: str) -> str:
@@ -75,9 +74,12 @@ def _formats(var: str, via: str) -> list[str]:
     ]
     for fmt in formats.APP_FORMATS:
         names = re.compile(fmt.pattern).groupindex
-        groups = [
-            "le_mf_level = get(le_levels, [downcase(strip_whitespace(string!(le_mf_m.level)))]) ?? null"
-        ]
+        groups = []
+        if "level" in names:
+            groups.append(
+                "if is_string(le_mf_m.level) { "
+                "le_mf_level = get(le_levels, [downcase(strip_whitespace(string!(le_mf_m.level)))]) ?? null }"
+            )
         if "logger" in names:
             groups.append("le_mf_logger = le_mf_m.logger")
         if "file" in names:
@@ -107,6 +109,50 @@ def _formats(var: str, via: str) -> list[str]:
     return c
 
 
+def _json_record(var: str, via: str) -> list[str]:
+    """prefix._json_record on the object {var}: sets le_mf_ok and the le_mf_* parts when the
+    record is one of formats.JSON_FORMATS (the first that fits)."""
+    c: list[str] = []
+    for fmt in formats.JSON_FORMATS:
+        field = f"{var}.{_path_key(fmt.message)}"
+        tests = ["!le_mf_ok", f"is_string({field})"]
+        if fmt.marks:
+            tests.append("(" + " || ".join(f"is_string({var}.{_path_key(k)})" for k in fmt.marks) + ")")
+        level = f"{var}.{_path_key(fmt.level)}"
+        logger = f"{var}.{_path_key(fmt.logger)}"
+        time = f"{var}.{_path_key(fmt.time)}"
+        body = [
+            "le_mf_ok = true",
+            f"le_mf_msg = string!({field})",
+            f"le_mf_fmt = {_s(fmt.name)}",
+            f"if is_string({logger}) {{ le_mf_logger = {logger} }}",
+        ]
+        if fmt.file is not None:
+            file = f"{var}.{_path_key(fmt.file)}"
+            number = "" if fmt.line is None else f"{var}.{_path_key(fmt.line)}"
+            line = f" if is_integer({number}) {{ le_mf_lineno = {number} }}" if number else ""
+            body.append(f"if is_string({file}) {{ le_mf_file = {file};{line} }}")
+        body.append(f"if is_string({time}) {{ le_mf_time = {time} }}")
+        body.append(f"le_mf_via = {via}")
+        if fmt.exception is not None:
+            exception = f"{var}.{_path_key(fmt.exception)}"
+            body.append(
+                f'if is_string({exception}) && {exception} != "" {{ '
+                f'le_mf_msg = le_mf_msg + "\\n" + string!({exception}) }}'
+            )
+        body.append(
+            f"if is_string({level}) {{ le_mf_level = get(le_levels, "
+            f"[downcase(strip_whitespace(string!({level})))]) ?? null }}"
+        )
+        c += [f"if {' && '.join(tests)} {{", *["  " + line for line in body], "}"]
+    return c
+
+
+def _path_key(key: str) -> str:
+    """A key as one segment of a VRL path (quoted: any key is safe)."""
+    return json.dumps(key, ensure_ascii=False)
+
+
 def _match_format(var: str, via: str) -> list[str]:
     """prefix._match_format: sets le_mf_ok, le_mf_msg, le_mf_level and the source parts
     (le_mf_fmt, _logger, _file, _lineno, _time, _via), flat and with scalars only."""
@@ -123,21 +169,20 @@ def _match_format(var: str, via: str) -> list[str]:
         *["      " + line for line in _clean("le_mf_inner")],
         f'      le_mf_jvia = if {via} != null && {via} != "" {{ {via} }} else {{ {_s(formats.DOCKER_JSON_VIA)} }}',
         "      le_mf_injson = true",
-        f"    }} else if is_string(le_mf_d.{_JSON['message']}) {{",
-        "      le_mf_ok = true",
-        f"      le_mf_msg = string!(le_mf_d.{_JSON['message']})",
-        '      le_mf_fmt = "json"',
-        f"      if is_string(le_mf_d.{_JSON['logger']}) {{ le_mf_logger = le_mf_d.{_JSON['logger']} }}",
-        f"      if is_string(le_mf_d.{_JSON['file']}) {{ le_mf_file = le_mf_d.{_JSON['file']}; "
-        f"if is_integer(le_mf_d.{_JSON['line']}) {{ le_mf_lineno = le_mf_d.{_JSON['line']} }} }}",
-        f"      if is_string(le_mf_d.{_JSON['time']}) {{ le_mf_time = le_mf_d.{_JSON['time']} }}",
-        f"      le_mf_via = {via}",
-        f"      if is_string(le_mf_d.{_JSON['level']}) {{ le_mf_level = get(le_levels, "
-        f"[downcase(strip_whitespace(string!(le_mf_d.{_JSON['level']})))]) ?? null }}",
+        "    } else {",
+        *["      " + line for line in _json_record("le_mf_d", via)],
         "    }",
         "  }",
         "}",
         "if le_mf_injson {",
+        # the line Docker wrapped may be a JSON record itself (but not another Docker wrapper)
+        '  if starts_with(le_mf_inner, "{\\"") {',
+        "    le_mf_data, le_mf_jerr = parse_json(le_mf_inner)",
+        "    if le_mf_jerr == null && is_object(le_mf_data) {",
+        "      le_mf_d = object!(le_mf_data)",
+        *["      " + line for line in _json_record("le_mf_d", "le_mf_jvia")],
+        "    }",
+        "  }",
         *["  " + line for line in _formats("le_mf_inner", "le_mf_jvia")],
         "  if !le_mf_ok { le_mf_ok = true; le_mf_plain = true; le_mf_msg = le_mf_inner; le_mf_via = le_mf_jvia }",
         f'}} else if !le_mf_ok && !starts_with({var}, "{{") {{',

@@ -13,12 +13,16 @@ A line is recognised in three steps (docs/design.md, "Prefix parsing"):
    ``MAX_SUPERVISORS`` times: a compose prefix in front of a kubectl time in front of a journald
    line is real.
 
+A line that is a JSON object is a record of one of ``JSON_FORMATS`` (the classic notebook,
+python-json-logger, structlog), or Docker's json-file wrapper around a line (``DOCKER_JSON_KEY``),
+which is then read as above, a JSON record included.
+
 Every pattern is in the rule subset (``app.patterns``) and matches the same in Python's ``re``
 and Rust's ``regex``: classes are spelt out where ``\\d`` or ``\\s`` would take more than ASCII.
 """
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 DIGITS: Final = "0123456789"
 UPPER: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -46,14 +50,21 @@ class Supervisor:
     within_chars: int = 64
 
 
+# pieces of the hub's prefix, shared by the shapes built from it
+HUB_TIME: Final = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?"
+HUB_LOGGER: Final = r"(?P<logger>[^\t\n\x0b\x0c\r \]]+)"
+HUB_FILE_LINE: Final = r"(?P<file>[^\t\n\x0b\x0c\r :\]]+):(?P<line>[0-9]{1,9})"
+# the level words of Python's logging (`%(levelname)s`)
+PYTHON_LEVELS: Final = "DEBUG|INFO|WARNING|ERROR|CRITICAL"
+# the levels of configurable-http-proxy's logger (winston's npm levels)
+CHP_LEVELS: Final = "error|warn|info|http|verbose|debug|silly"
+
 # [L YYYY-MM-DD HH:MM:SS(.fff) Logger( module:line)] message       (hub, traitlets apps, culler >= 2)
 # [L YYYY-MM-DD HH:MM:SS.fff Logger] message                       (jupyter-server: no module:line)
 HUB: Final = AppFormat(
     "jupyterhub",
     "[",
-    r"\[(?P<level>[A-Z]) "
-    r"(?P<time>[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?) "
-    r"(?P<logger>[^\t\n\x0b\x0c\r \]]+)(?: (?P<file>[^\t\n\x0b\x0c\r :\]]+):(?P<line>[0-9]{1,9}))?\] ?",
+    rf"\[(?P<level>[A-Z]) (?P<time>{HUB_TIME}) {HUB_LOGGER}(?: {HUB_FILE_LINE})?\] ?",
     name_without_file="jupyter-server",
 )
 APP_FORMATS: Final[tuple[AppFormat, ...]] = (
@@ -93,7 +104,26 @@ APP_FORMATS: Final[tuple[AppFormat, ...]] = (
         r"(?P<time>[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}) - (?P<level>[a-z]+): \[(?P<logger>ConfigProxy)\] ?",
     ),
     # LEVEL:logger:message                                           (logging.basicConfig's default)
-    AppFormat("python-logging", UPPER, r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>[\w.]+):"),
+    AppFormat("python-logging", UPPER, rf"(?P<level>{PYTHON_LEVELS}):(?P<logger>[\w.]+):"),
+    # LEVEL YYYY-MM-DDTHH:MM:SS(.fff)(zone) [App( module:line)] message
+    #                                  (a traitlets app's log_format set to put the level word first)
+    # LEVEL: [App] message             (the same without the time)
+    AppFormat(
+        "level-first",
+        UPPER,
+        rf"(?P<level>{PYTHON_LEVELS}):? {{1,8}}"
+        rf"(?:(?P<time>{HUB_TIME}(?:Z|[+-][0-9]{{2}}:?[0-9]{{2}})?) {{1,8}})?"
+        rf"\[{HUB_LOGGER}(?: {HUB_FILE_LINE})?\] ?",
+    ),
+    # YYYY-MM-DD HH:MM:SS.fff Logger module:line] message             (a hub line that lost its `[L `
+    #                                  to a paste or a collector's split: the level is unknown)
+    AppFormat("jupyterhub", DIGITS, rf"(?P<time>{HUB_TIME}) {HUB_LOGGER} {HUB_FILE_LINE}\] ?"),
+    # [ConfigProxy] level: message                                   (configurable-http-proxy >= 4,
+    # [ConfigProxy] message                                           without the time column)
+    AppFormat("chp", "[", rf"\[(?P<logger>ConfigProxy)\] (?:(?P<level>{CHP_LEVELS}): ?)?"),
+    # level: [ConfigProxy] message                                   (configurable-http-proxy < 4,
+    #                                                                  without the time column)
+    AppFormat("chp-legacy", "ewihvds", rf"(?P<level>{CHP_LEVELS}): \[(?P<logger>ConfigProxy)\] ?"),
 )
 
 # A paste or a collector's split that lost the opening bracket:
@@ -142,15 +172,51 @@ BORDER: Final = "│"
 BORDER_STRIP: Final = "│ "
 
 # A line that is itself a JSON log record: Docker's json-file driver ({"log": "…\n", "stream": …},
-# whose `log` line is then parsed) or the classic notebook's JSON logging.
+# whose `log` line is then parsed, a JSON record included) or a structured logger's record.
 DOCKER_JSON_KEY: Final = "log"
 DOCKER_JSON_VIA: Final = "docker-json"
-JSON_LOG: Final[dict[str, str]] = {  # source key -> field of the JSON record
-    "message": "msg",
-    "level": "level",
-    "logger": "logger",
-    "file": "module",
-    "line": "line_no",
-    "time": "written_at",
-}
-JsonRole = Literal["message", "level", "logger", "file", "line", "time"]
+
+
+@dataclass(frozen=True, slots=True)
+class JsonFormat:
+    """The keys of one producer's JSON log records. A record is this producer's when its
+    ``message`` key holds a string and (when ``marks`` is not empty) one of the ``marks`` keys
+    holds a string too; the first such producer of ``JSON_FORMATS`` reads it."""
+
+    name: str  # source.format
+    message: str
+    level: str
+    logger: str
+    time: str
+    file: str | None = None
+    line: str | None = None  # an integer, taken with `file`
+    exception: str | None = None  # a formatted traceback: the lines after the message
+    marks: tuple[str, ...] = ()
+
+
+JSON_FORMATS: Final[tuple[JsonFormat, ...]] = (
+    # the classic notebook's log_json (the json-logging package)
+    JsonFormat("json", "msg", "level", "logger", "written_at", file="module", line="line_no"),
+    # python-json-logger's JsonFormatter (`%(message)s %(levelname)s %(name)s %(asctime)s`…)
+    JsonFormat(
+        "python-json-logger",
+        "message",
+        "levelname",
+        "name",
+        "asctime",
+        file="module",
+        line="lineno",
+        exception="exc_info",
+        marks=("levelname", "name", "asctime"),
+    ),
+    # structlog's JSONRenderer (add_log_level, add_logger_name, TimeStamper, format_exc_info)
+    JsonFormat(
+        "structlog",
+        "event",
+        "level",
+        "logger",
+        "timestamp",
+        exception="exception",
+        marks=("level", "logger", "timestamp"),
+    ),
+)

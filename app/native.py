@@ -142,7 +142,20 @@ def _formats() -> dict[str, Any]:
         "border_strip": formats.BORDER_STRIP,
         "docker_json_key": formats.DOCKER_JSON_KEY,
         "docker_json_via": formats.DOCKER_JSON_VIA,
-        "json_log": formats.JSON_LOG,
+        "json_formats": [
+            {
+                "name": f.name,
+                "message": f.message,
+                "level": f.level,
+                "logger": f.logger,
+                "time": f.time,
+                "file": f.file,
+                "line": f.line,
+                "exception": f.exception,
+                "marks": list(f.marks),
+            }
+            for f in formats.JSON_FORMATS
+        ],
         "level_words": LEVEL_WORDS,
     }
 

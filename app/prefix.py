@@ -6,19 +6,31 @@ peels supervisor prefixes (kubectl, journald, docker-compose, or an application 
 further in) off the front, at most ``MAX_SUPERVISORS`` of them. Lines with no known prefix keep
 their whole text as the message. The ``format`` key of the source names the format:
 
-    jupyterhub      [W 2022-03-10 17:25:19.774 JupyterHub base:1349] msg   (hub, traitlets, culler>=2)
+    jupyterhub      [W 2022-03-10 17:25:19.774 JupyterHub base:1349] msg   (hub, traitlets, culler>=2;
+                    W 2022-03-10 17:25:19.774 JupyterHub base:1349] msg     also with the opening `[`
+                    2022-03-10 17:25:19.774 JupyterHub base:1349] msg       or `[L ` lost: no level)
     jupyter-server  [I 2024-05-21 20:49:19.082 ServerApp] msg              (no module:line)
     notebook        [W 09:28:06.807 NotebookApp] msg                       (classic notebook < 7)
     tornado         [I 220331 15:02:13 __init__:191] msg                   (tornado default, culler<2)
+    level-first     WARNING 2024-03-01T10:00:00.123Z [App mixins:123] msg  (a custom traitlets log_format:
+                    INFO 2024-03-01 10:00:00,123 [ServerApp] msg            level word, ISO time with any
+                    INFO: [ServerApp] msg                                   zone or none, [App( mod:line)])
     chp             2025-06-01T12:34:56.789Z [ConfigProxy] info: msg       (configurable-http-proxy >= 4,
-                    21:44:04.424 [ConfigProxy] info: msg                    both timestamp styles)
-    chp-legacy      13:03:57.919 - error: [ConfigProxy] msg                (configurable-http-proxy < 4)
+                    21:44:04.424 [ConfigProxy] info: msg                    both timestamp styles, or
+                    [ConfigProxy] info: msg                                 none: the time column lost)
+    chp-legacy      13:03:57.919 - error: [ConfigProxy] msg                (configurable-http-proxy < 4,
+                    error: [ConfigProxy] msg                                also without the time)
     python-logging  ERROR:asyncio:Task exception was never retrieved       (logging.basicConfig default,
                     2018-05-02 15:03:49,119 WARNING Retrying …              and asctime-levelname shape)
     json            {"msg": …, "level": …, "logger": …}                    (classic notebook's log_json)
+    python-json-logger  {"message": …, "levelname": …, "name": …, "asctime": …, "exc_info": …}
+    structlog       {"event": …, "level": …, "logger": …, "timestamp": …, "exception": …}
     plain           a line behind a supervisor prefix, in no known format
 
-A line wrapped by Docker's json-file driver (`{"log": "…\\n", "stream": …}`) is unwrapped first.
+A line wrapped by Docker's json-file driver (`{"log": "…\\n", "stream": …}`) is unwrapped first;
+the line it holds may be a JSON record itself. A JSON record's traceback (`exc_info`,
+`exception`) follows its message on lines of their own, as a text log writes it, and the record
+is read wherever it came: the whole line, or the string in the record's message field.
 The VRL export (``app.export_vrl``) writes the same algorithm step by step, which is why it is
 free of loops and recursion here too.
 """
@@ -109,7 +121,8 @@ def _source(fmt: AppFormat, m: re.Match[str], via: str | None) -> ParsedLine:
         source["time"] = time
     if via:
         source["via"] = via
-    return m.string[m.end() :], normalise_level(groups["level"]), source
+    level = groups.get("level")
+    return m.string[m.end() :], normalise_level(level) if level is not None else None, source
 
 
 def _hub_line(line: str, m: re.Match[str], via: str | None) -> ParsedLine:
@@ -125,41 +138,58 @@ def _hub_line(line: str, m: re.Match[str], via: str | None) -> ParsedLine:
     return line[m.end() :], _LETTER_LEVELS.get(level), source
 
 
-def _unwrap_json(line: str, via: str | None) -> ParsedLine | None:
+def _json_record(data: dict[str, Any], via: str | None) -> ParsedLine | None:
+    """A structured logger's JSON record (`formats.JSON_FORMATS`), or None when it is none of them."""
+    for fmt in formats.JSON_FORMATS:
+        message = data.get(fmt.message)
+        if not isinstance(message, str):
+            continue
+        if fmt.marks and not any(isinstance(data.get(key), str) for key in fmt.marks):
+            continue
+        source: dict[str, Any] = {"format": fmt.name}
+        logger = data.get(fmt.logger)
+        if isinstance(logger, str):
+            source["logger"] = logger
+        file = data.get(fmt.file) if fmt.file is not None else None
+        if isinstance(file, str):
+            source["file"] = file
+            number = data.get(fmt.line) if fmt.line is not None else None
+            if isinstance(number, int) and not isinstance(number, bool):
+                source["line"] = number
+        time = data.get(fmt.time)
+        if isinstance(time, str):
+            source["time"] = time
+        if via:
+            source["via"] = via
+        exception = data.get(fmt.exception) if fmt.exception is not None else None
+        if isinstance(exception, str) and exception:
+            message = message + "\n" + exception
+        level = data.get(fmt.level)
+        return message, normalise_level(level) if isinstance(level, str) else None, source
+    return None
+
+
+def _unwrap_json(line: str, via: str | None, docker: bool) -> ParsedLine | None:
     """A line that is itself a JSON log record: Docker's json-file (`{"log": …}`, whose line is
-    then parsed) or the classic notebook's json logging (`{"msg": …, "level": …, "logger": …}`)."""
+    then parsed; `docker` False inside it) or a structured logger's record."""
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
     if not isinstance(data, dict):
         return None
-    inner = data.get(formats.DOCKER_JSON_KEY)
+    inner = data.get(formats.DOCKER_JSON_KEY) if docker else None
     if isinstance(inner, str):
         inner = _clean(inner.rstrip("\n"))
         via = via or formats.DOCKER_JSON_VIA
-        return _match_format(inner, via, allow_json=False) or (inner, None, {"format": "plain", "via": via})
-    keys = formats.JSON_LOG
-    inner = data.get(keys["message"])
-    if not isinstance(inner, str):
-        return None
-    fields: dict[str, Any] = {"format": "json"}
-    for role in ("logger", "file", "time"):
-        if isinstance(data.get(keys[role]), str):
-            fields[role] = data[keys[role]]
-            number = data.get(keys["line"])
-            if role == "file" and isinstance(number, int) and not isinstance(number, bool):
-                fields["line"] = number
-    if via:
-        fields["via"] = via
-    level = data.get(keys["level"])
-    return inner, normalise_level(level) if isinstance(level, str) else None, fields
+        return _match_format(inner, via, docker=False) or (inner, None, {"format": "plain", "via": via})
+    return _json_record(data, via)
 
 
-def _match_format(line: str, via: str | None, allow_json: bool = True) -> ParsedLine | None:
+def _match_format(line: str, via: str | None, docker: bool = True) -> ParsedLine | None:
     first = line[:1]
     if first == "{":
-        return _unwrap_json(line, via) if allow_json and line[1:2] == '"' else None
+        return _unwrap_json(line, via, docker) if line[1:2] == '"' else None
     if (
         first
         and first in formats.LOST_BRACKET_LETTERS

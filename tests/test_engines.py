@@ -21,7 +21,7 @@ from app.batch import MAX_DEPTH, Answer, BatchResult, Bulk, JsonLines, Kind, Lim
 from app.engine import Engine
 from app.enrich import EnrichOptions
 from app.errors import CodecError
-from tests.helpers import builtin_table, corpus_lines, engine_for
+from tests.helpers import PREFIX_SHAPES, builtin_table, corpus_lines, engine_for
 
 PROFILES = ("default", "ecs")
 OUTPUTS: list[Output] = [
@@ -153,6 +153,19 @@ SUPERVISORS = [
     "   ",
     "^[[31m",
 ]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_prefix_shape(profile: str) -> None:
+    """Each shape the parser reads, and the near misses: bare, behind each supervisor, and in a
+    Docker json-file wrapper (itself in a record's message field)."""
+    lines = [lead + line for line in PREFIX_SHAPES for lead in SUPERVISORS]
+    lines += [json.dumps({"log": line + "\n", "stream": "stdout"}) for line in PREFIX_SHAPES]
+    records = [{"message": line, "n": n} for n, line in enumerate(lines)]
+    assert_same(profile, ndjson(records), "ndjson")
+    assert_same(profile, "\n".join(PREFIX_SHAPES).encode(), "text", [Answer()])
+
+
 ODD_NUMBERS = [
     "0",
     "-0",
@@ -216,10 +229,25 @@ def messages(draw: st.DrawFn) -> str:
         text = known + '\nTraceback (most recent call last):\n  File "x.py"\nValueError: ' + junk
     elif shape == 4:
         text = junk
-    elif shape == 5:
-        text = json.dumps(
-            {"msg": known, "level": draw(st.sampled_from(["WARNING", "info", "x"])), "logger": "L"}
+    elif shape == 5:  # a structured logger's record: the classic notebook, python-json-logger, structlog
+        keys = draw(
+            st.sampled_from(
+                [
+                    ("msg", "level", "logger", "line_no"),
+                    ("message", "levelname", "name", "lineno"),
+                    ("event", "level", "logger", "exception"),
+                ]
+            )
         )
+        record: dict[str, Any] = {keys[0]: known}
+        extras = draw(st.lists(st.sampled_from((*keys[1:], "module", "asctime", "exc_info")), max_size=4))
+        for key in extras:
+            record[key] = draw(
+                st.sampled_from(["WARNING", "info", "x", "", "Traceback\nValueError: x", 12, None, True])
+            )
+        text = json.dumps(record)
+        if draw(st.booleans()):
+            text = json.dumps({"log": text + "\n", "stream": "stderr"})
     else:
         text = known.replace(" ", draw(st.sampled_from(["\u00a0", "\u2003", "\x1c", " "])), 1)
     literal = json_string(text, draw(st.booleans()))

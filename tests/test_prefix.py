@@ -3,13 +3,18 @@
 import re
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app import formats
+from app.batch import Answer, Limits
+from app.engine import EngineName
+from app.patterns import check_pattern
 from app.prefix import embedded_start, first_line, parse_line
 from app.severity import normalise_level
+from tests.helpers import engine_for
 
 CASES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
     (
@@ -234,12 +239,231 @@ CASES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
         },
     ),
     ('{"neither": "log nor msg"}', '{"neither": "log nor msg"}', None, None),
+    # a traitlets app whose log_format puts the level word first
+    (
+        "WARNING 2024-03-01T10:00:00.123Z [SingleUserNotebookApp mixins:123] message",
+        "message",
+        "warning",
+        {
+            "format": "level-first",
+            "logger": "SingleUserNotebookApp",
+            "file": "mixins",
+            "line": 123,
+            "time": "2024-03-01T10:00:00.123Z",
+        },
+    ),
+    (
+        "INFO 2024-03-01 10:00:00,123 [ServerApp] Jupyter Server 2.14.0 is running at:",
+        "Jupyter Server 2.14.0 is running at:",
+        "info",
+        {"format": "level-first", "logger": "ServerApp", "time": "2024-03-01 10:00:00,123"},
+    ),
+    (
+        "ERROR    2024-03-01T10:00:00+0100 [JupyterHub app:3] padded to eight",
+        "padded to eight",
+        "error",
+        {
+            "format": "level-first",
+            "logger": "JupyterHub",
+            "file": "app",
+            "line": 3,
+            "time": "2024-03-01T10:00:00+0100",
+        },
+    ),
+    (
+        "INFO: [ServerApp] Jupyter Server 2.14.0 is running at:",
+        "Jupyter Server 2.14.0 is running at:",
+        "info",
+        {"format": "level-first", "logger": "ServerApp"},
+    ),
+    (
+        "2024-06-03T11:02:41.517Z CRITICAL 2024-06-03T11:02:41.517+00:00 [IdleCuller __init__:255] behind kubectl",
+        "behind kubectl",
+        "critical",
+        {
+            "format": "level-first",
+            "logger": "IdleCuller",
+            "file": "__init__",
+            "line": 255,
+            "time": "2024-06-03T11:02:41.517+00:00",
+            "via": "kubectl",
+        },
+    ),
+    ("ERROR: [Errno 111] Connection refused", "ERROR: [Errno 111] Connection refused", None, None),
+    ("WARNING 2024-03-01 the day [it] happened", "WARNING 2024-03-01 the day [it] happened", None, None),
+    # the hub's line with its opening `[L ` lost: the level is unknown
+    (
+        "2022-03-10 17:25:19.774 JupyterHub base:1349] Failing suspected API request",
+        "Failing suspected API request",
+        None,
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "base",
+            "line": 1349,
+            "time": "2022-03-10 17:25:19.774",
+        },
+    ),
+    (
+        "W 2022-03-10 17:25:19.774 JupyterHub base:1349] Failing suspected API request",
+        "Failing suspected API request",
+        "warning",
+        {
+            "format": "jupyterhub",
+            "logger": "JupyterHub",
+            "file": "base",
+            "line": 1349,
+            "time": "2022-03-10 17:25:19.774",
+        },
+    ),
+    (
+        "I 2024-05-21 20:49:19.082 JupyterHubSingleUser] Starting",
+        "Starting",
+        "info",
+        {"format": "jupyter-server", "logger": "JupyterHubSingleUser", "time": "2024-05-21 20:49:19.082"},
+    ),
+    (
+        "2022-03-10 17:25:19.774 JupyterHub] no module:line",
+        "2022-03-10 17:25:19.774 JupyterHub] no module:line",
+        None,
+        None,
+    ),
+    (
+        "2022-03-10 17:25:19.774 the job ran: done] ok",
+        "2022-03-10 17:25:19.774 the job ran: done] ok",
+        None,
+        None,
+    ),
+    # configurable-http-proxy without its time column
+    (
+        "[ConfigProxy] info: Adding route /user/alice -> http://127.0.0.1:32772",
+        "Adding route /user/alice -> http://127.0.0.1:32772",
+        "info",
+        {"format": "chp", "logger": "ConfigProxy"},
+    ),
+    (
+        "[ConfigProxy] Proxy error: Error: socket hang up",
+        "Proxy error: Error: socket hang up",
+        None,
+        {"format": "chp", "logger": "ConfigProxy"},
+    ),
+    (
+        "error: [ConfigProxy] 503 GET /user/anto/api/terminals?_=1500667195820",
+        "503 GET /user/anto/api/terminals?_=1500667195820",
+        "error",
+        {"format": "chp-legacy", "logger": "ConfigProxy"},
+    ),
+    (
+        "Aug  7 09:25:19 by0q4n configurable-http-proxy: [ConfigProxy] warn: behind journald",
+        "behind journald",
+        "warning",
+        {"format": "chp", "logger": "ConfigProxy", "via": "journald"},
+    ),
+    ("[ConfigProxyX] info: no", "[ConfigProxyX] info: no", None, None),
+    # python-json-logger and structlog records, the traceback after the message
+    (
+        '{"asctime": "2024-03-01 10:00:00,123", "levelname": "WARNING", "name": "JupyterHub", "module": "base", '
+        '"lineno": 1349, "message": "Failing suspected API request"}',
+        "Failing suspected API request",
+        "warning",
+        {
+            "format": "python-json-logger",
+            "logger": "JupyterHub",
+            "file": "base",
+            "line": 1349,
+            "time": "2024-03-01 10:00:00,123",
+        },
+    ),
+    (
+        '{"message": "Unhandled error", "levelname": "ERROR", "exc_info": '
+        '"Traceback (most recent call last):\\nValueError: boom"}',
+        "Unhandled error\nTraceback (most recent call last):\nValueError: boom",
+        "error",
+        {"format": "python-json-logger"},
+    ),
+    (
+        '{"event": "Culling server alice", "level": "info", "logger": "jupyterhub_idle_culler", '
+        '"timestamp": "2024-03-01T10:00:00.123456Z", "exception": "Traceback\\nKeyError: \'a\'"}',
+        "Culling server alice\nTraceback\nKeyError: 'a'",
+        "info",
+        {"format": "structlog", "logger": "jupyterhub_idle_culler", "time": "2024-03-01T10:00:00.123456Z"},
+    ),
+    (
+        '{"log": "{\\"event\\": \\"in docker\\", \\"level\\": \\"warning\\"}\\n", "stream": "stderr"}',
+        "in docker",
+        "warning",
+        {"format": "structlog", "via": "docker-json"},
+    ),
+    (
+        '{"msg": "the classic notebook first", "message": "not this", "levelname": "ERROR", "level": "INFO"}',
+        "the classic notebook first",
+        "info",
+        {"format": "json"},
+    ),
+    ('{"message": "no other key"}', '{"message": "no other key"}', None, None),
+    ('{"event": "x", "level": 30}', '{"event": "x", "level": 30}', None, None),
 ]
 
 
 @pytest.mark.parametrize(("line", "message", "level", "source"), CASES)
 def test_parse_line(line: str, message: str, level: str | None, source: dict[str, Any] | None) -> None:
     assert parse_line(line) == (message, level, source)
+
+
+@pytest.mark.parametrize(("line", "message", "level", "source"), CASES)
+def test_both_engines_read_the_prefix(
+    engine_name: EngineName, line: str, message: str, level: str | None, source: dict[str, Any] | None
+) -> None:
+    """The level and source each engine writes for the line in a record's message field."""
+    body = orjson.dumps({"message": line}) + b"\n"
+    result = engine_for(engine_name).run(body, "ndjson", Answer(), Limits(), 0)
+    enrichment = orjson.loads(result.body)["enrichment"]
+    assert (enrichment.get("original_severity"), enrichment.get("source")) == (level, source)
+
+
+@pytest.mark.parametrize(
+    ("record", "exception"),
+    [
+        (
+            {
+                "levelname": "ERROR",
+                "name": "JupyterHub",
+                "exc_info": "Traceback (most recent call last):\n"
+                '  File "x.py", line 1, in f\nValueError: boom',
+            },
+            "ValueError: boom",
+        ),
+        (
+            {
+                "level": "error",
+                "logger": "jupyterhub",
+                "exception": "Traceback (most recent call last):\nKeyError: 'a'",
+            },
+            "KeyError: 'a'",
+        ),
+    ],
+)
+def test_a_json_records_traceback_is_read_as_in_a_text_log(
+    engine_name: EngineName, record: dict[str, str], exception: str
+) -> None:
+    """python-json-logger's `exc_info` and structlog's `exception` follow the message: the rule
+    sees the message's line and the exception is the traceback's last line."""
+    key = "message" if "levelname" in record else "event"
+    line = orjson.dumps({key: "Uncaught exception GET /hub/api/users (10.0.0.1)", **record}).decode()
+    body = orjson.dumps({"message": line}) + b"\n"
+    result = engine_for(engine_name).run(body, "ndjson", Answer(), Limits(), 0)
+    enrichment = orjson.loads(result.body)["enrichment"]
+    assert enrichment["classification"] == "jupyterhub.uncaught-exception"
+    assert enrichment["fields"]["exception"] == exception
+    assert enrichment["original_severity"] == "error"
+
+
+def test_every_format_pattern_is_in_the_rule_subset() -> None:
+    """Matched at the start of a line (app formats, supervisors) or searched (embedded prefixes),
+    each pattern is one the rule checks accept: Rust syntax, linear on a backtracker too."""
+    anchored = [fmt.pattern for fmt in formats.APP_FORMATS] + [sup.pattern for sup in formats.SUPERVISORS]
+    patterns = [f"^(?:{p})" for p in anchored] + [formats.EMBEDDED_HUB, formats.EMBEDDED_CHP, formats.ANSI]
+    assert {p: check_pattern(p) for p in patterns} == {p: [] for p in patterns}
 
 
 @pytest.mark.parametrize(

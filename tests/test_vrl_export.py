@@ -1,6 +1,7 @@
 """The exported VRL program, run by Vector's own VRL compiler and runtime (vector-vrl), gives
-exactly the records `logenrich enrich` gives: every rule example and every dev-corpus line, in
-both profiles. Any difference fails with the line and the two outputs."""
+exactly the records `logenrich enrich` gives: every rule example, every dev-corpus line and every
+prefix shape the parser reads, in both profiles. Any difference fails with the line and the two
+outputs."""
 
 import copy
 import json
@@ -14,7 +15,7 @@ import yaml
 from app.compiler import Table
 from app.enrich import Enricher, EnrichOptions
 from app.export_vrl import export_vrl
-from tests.helpers import OVERSIZED_NUMBERS, ROOT, cli, corpus_lines
+from tests.helpers import OVERSIZED_NUMBERS, PREFIX_SHAPES, ROOT, cli, corpus_lines
 
 INLINE = ROOT / "deploy" / "vector" / "inline.yaml"
 
@@ -36,6 +37,9 @@ def _records(lines: list[str]) -> list[dict[str, Any]]:
         {"message": lines[3], "rule": "not an object", "log": "a Fluent Bit line"},
     ]
     records += [{"message": line} for line in OVERSIZED_NUMBERS]
+    # every prefix shape, bare, behind a supervisor and in a Docker json-file wrapper
+    records += [{"message": lead + line} for line in PREFIX_SHAPES for lead in ("", "hub-1  | ", "\x1b[31m")]
+    records += [{"message": json.dumps({"log": line + "\n", "stream": "stdout"})} for line in PREFIX_SHAPES]
     return records
 
 

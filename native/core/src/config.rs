@@ -6,7 +6,7 @@ use regex::{Regex, RegexBuilder};
 
 use crate::json::{self, Mode, Value};
 use crate::pep440::Version;
-use crate::prefix::{AppFormat, Formats, Supervisor};
+use crate::prefix::{AppFormat, Formats, JsonFormat, Supervisor};
 use crate::rules::{Adjust, Condition, Conversion, FirstChars, Matcher, Rule};
 use crate::Severity;
 
@@ -224,9 +224,22 @@ fn formats(value: &Value) -> Result<Formats> {
             within_chars: usize_of(field(sup, "within_chars")?, "within_chars")?,
         });
     }
-    let json_log = get("json_log")?;
-    let json_key =
-        |role: &str| -> Result<String> { Ok(text(field(json_log, role)?, role)?.to_string()) };
+    let mut json_formats = Vec::new();
+    for fmt in get("json_formats")?.as_array() {
+        let key = |role: &str| -> Result<String> { Ok(text(field(fmt, role)?, role)?.to_string()) };
+        let optional = |role: &str| fmt.get(role).and_then(Value::as_str).map(str::to_string);
+        json_formats.push(JsonFormat {
+            name: key("name")?,
+            message: key("message")?,
+            level: key("level")?,
+            logger: key("logger")?,
+            time: key("time")?,
+            file: optional("file"),
+            line: optional("line"),
+            exception: optional("exception"),
+            marks: strings(field(fmt, "marks")?).unwrap_or_default(),
+        });
+    }
     let mut level_words = Vec::new();
     if let Value::Object(members) = get("level_words")? {
         for (word, target) in members {
@@ -254,12 +267,7 @@ fn formats(value: &Value) -> Result<Formats> {
         border_strip: chars(get("border_strip")?, "border_strip")?,
         docker_json_key: text(get("docker_json_key")?, "docker_json_key")?.to_string(),
         docker_json_via: text(get("docker_json_via")?, "docker_json_via")?.to_string(),
-        json_message: json_key("message")?,
-        json_level: json_key("level")?,
-        json_logger: json_key("logger")?,
-        json_file: json_key("file")?,
-        json_line: json_key("line")?,
-        json_time: json_key("time")?,
+        json_formats,
         level_words,
     })
 }

@@ -29,6 +29,20 @@ pub struct AppFormat {
     pub groups: [Option<usize>; 5],
 }
 
+/// The keys of one producer's JSON log records (`JsonFormat` in `app/formats.py`).
+pub struct JsonFormat {
+    pub name: String,
+    pub message: String,
+    pub level: String,
+    pub logger: String,
+    pub time: String,
+    pub file: Option<String>,
+    pub line: Option<String>,
+    pub exception: Option<String>,
+    /// one of these keys must hold a string too (none: the message is enough)
+    pub marks: Vec<String>,
+}
+
 pub struct Supervisor {
     pub name: String,
     pub regex: Regex,
@@ -55,12 +69,7 @@ pub struct Formats {
     pub border_strip: Vec<char>,
     pub docker_json_key: String,
     pub docker_json_via: String,
-    pub json_message: String,
-    pub json_level: String,
-    pub json_logger: String,
-    pub json_file: String,
-    pub json_line: String,
-    pub json_time: String,
+    pub json_formats: Vec<JsonFormat>,
     /// lower-cased level word or letter -> severity
     pub level_words: Vec<(String, Severity)>,
 }
@@ -184,12 +193,22 @@ impl Formats {
         }
     }
 
-    fn unwrap_json<'t>(&'t self, line: &str, via: Option<&'t str>) -> Option<Parsed<'t>> {
+    fn unwrap_json<'t>(
+        &'t self,
+        line: &str,
+        via: Option<&'t str>,
+        docker: bool,
+    ) -> Option<Parsed<'t>> {
         let data = json::parse(line.as_bytes(), Mode::Strict).ok()?;
         if !matches!(data, Value::Object(_)) {
             return None;
         }
-        if let Some(inner) = data.get(&self.docker_json_key).and_then(Value::as_str) {
+        let docker_line = if docker {
+            data.get(&self.docker_json_key).and_then(Value::as_str)
+        } else {
+            None
+        };
+        if let Some(inner) = docker_line {
             let inner = self.clean(inner.trim_end_matches('\n')).into_owned();
             let via: &'t str = via
                 .filter(|v| !v.is_empty())
@@ -211,42 +230,60 @@ impl Formats {
             };
             return Some((Cow::Owned(inner), None, Some(plain)));
         }
-        let message = data.get(&self.json_message)?.as_str()?.to_string();
-        let text = |key: &str| {
-            data.get(key)
-                .and_then(Value::as_str)
-                .map(|s| Cow::Owned(s.to_string()))
-        };
-        let mut source = Source {
-            format: Cow::Borrowed("json"),
-            ..Source::default()
-        };
-        source.logger = text(&self.json_logger);
-        if let Some(file) = text(&self.json_file) {
-            source.file = Some(file);
-            source.line = data.get(&self.json_line).and_then(Value::as_int);
+        self.json_record(&data, via)
+    }
+
+    /// A structured logger's JSON record (the first of `json_formats` it fits), or None.
+    fn json_record<'t>(&'t self, data: &Value, via: Option<&'t str>) -> Option<Parsed<'t>> {
+        let text = |key: &str| data.get(key).and_then(Value::as_str);
+        let owned = |key: &str| text(key).map(|s| Cow::Owned(s.to_string()));
+        for fmt in &self.json_formats {
+            let Some(message) = text(&fmt.message) else {
+                continue;
+            };
+            if !fmt.marks.is_empty() && !fmt.marks.iter().any(|key| text(key).is_some()) {
+                continue;
+            }
+            let mut source = Source {
+                format: Cow::Borrowed(fmt.name.as_str()),
+                ..Source::default()
+            };
+            source.logger = owned(&fmt.logger);
+            if let Some(file) = fmt.file.as_deref().and_then(owned) {
+                source.file = Some(file);
+                source.line = fmt
+                    .line
+                    .as_deref()
+                    .and_then(|key| data.get(key))
+                    .and_then(Value::as_int);
+            }
+            source.time = owned(&fmt.time);
+            source.via = via.filter(|v| !v.is_empty()).map(Cow::Borrowed);
+            let mut message = message.to_string();
+            if let Some(exception) = fmt.exception.as_deref().and_then(text) {
+                if !exception.is_empty() {
+                    message.push('\n');
+                    message.push_str(exception);
+                }
+            }
+            let level = text(&fmt.level).and_then(|w| self.level(w));
+            return Some((Cow::Owned(message), level, Some(source)));
         }
-        source.time = text(&self.json_time);
-        source.via = via.filter(|v| !v.is_empty()).map(Cow::Borrowed);
-        let level = data
-            .get(&self.json_level)
-            .and_then(Value::as_str)
-            .and_then(|w| self.level(w));
-        Some((Cow::Owned(message), level, Some(source)))
+        None
     }
 
     fn match_format<'t>(
         &'t self,
         line: &'t str,
         via: Option<&'t str>,
-        allow_json: bool,
+        docker: bool,
         scratch: &mut PrefixScratch,
     ) -> Option<Parsed<'t>> {
         let mut chars = line.chars();
         let first = chars.next()?;
         if first == '{' {
-            return if allow_json && chars.next() == Some('"') {
-                self.unwrap_json(line, via)
+            return if chars.next() == Some('"') {
+                self.unwrap_json(line, via, docker)
             } else {
                 None
             };
