@@ -24,6 +24,7 @@ counted in ``other``.
 """
 
 import enum
+import functools
 import hashlib
 import re
 from collections import Counter
@@ -82,36 +83,40 @@ _CLASS_TESTS: Final[tuple[tuple[Class, re.Pattern[str]], ...]] = (
     (Class.NAME, re.compile(r"[\w.@-]+")),
     (Class.NONSPACE, re.compile(r"\S+")),
 )
-EVERY_CLASS: Final = Class(sum(Class))
+EVERY_CLASS: Final = int(sum(Class))
 
 
-def token_classes(token: str) -> Class:
-    """Every class that fits the token (ANY always does)."""
-    found = Class.ANY
+@functools.lru_cache(maxsize=8192)
+def token_classes(token: str) -> int:
+    """Every class that fits the token (ANY always does), as the bits of ``Class``."""
+    found = int(Class.ANY)
     for flag, test in _CLASS_TESTS:
         if test.fullmatch(token):
             found |= flag
     return found
 
 
-def narrowest(classes: Class) -> Class:
+def narrowest(classes: int) -> Class:
     for flag in Class:
         if flag & classes:
             return flag
     return Class.ANY
 
 
+# every mask holds a digit, a slash or a colon: most words are told apart by one search
+_MAYBE_MASKED: Final = re.compile(r"[0-9/:]")
+_ANY_MASK: Final = re.compile("|".join(f"(?P<m{n}>{regex.pattern})" for n, (_, regex) in enumerate(_MASKS)))
+_LABELS: Final = {f"m{n}": label for n, (label, _) in enumerate(_MASKS)}
+
+
 def mask_of(token: str) -> str | None:
     """The mask label of a plainly variable token, None for a word."""
     if len(token) > MAX_TOKEN_CHARS:
         return VARIABLE
-    first = token[:1]
-    if not (first.isdigit() or first in "/-+(:" or first.isalpha()):
+    if _MAYBE_MASKED.search(token) is None:
         return None
-    for label, regex in _MASKS:
-        if regex.fullmatch(token):
-            return label
-    return None
+    found = _ANY_MASK.fullmatch(token)
+    return _LABELS[found.lastgroup] if found is not None and found.lastgroup is not None else None
 
 
 def tokenise(text: str, max_tokens: int) -> tuple[list[str], bool]:
@@ -136,7 +141,7 @@ class Template:
     key: str  # a short hash of the first message's shape: stable while the template generalises
     tokens: list[str]  # the constant token, or the mask label, at each position
     variable: list[bool]
-    classes: list[Class]  # at variable positions: every class that fits every token seen there
+    classes: list[int]  # at variable positions: every class that fits every token seen there
     truncated: bool  # the messages had more than max_tokens tokens
     count: int = 0
     levels: Counter[str] = field(default_factory=Counter)
