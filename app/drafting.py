@@ -7,9 +7,10 @@ variable token a named group of the narrowest class that fits every token seen t
 space as seen, ``$`` (or a separator, when the messages had more tokens than were kept). The
 compiler derives the rule's guard literals from its constant runs. Two kept lines become the
 examples, with the fields the pattern extracts; a line of the most similar other template that
-the pattern does not match becomes the reject. The draft is then checked like any rule file and
-exported to VRL; a rule that does not pass is left out with the reason, so the file written
-always checks.
+the pattern does not match becomes the reject. Each rule has priority -1: loaded with the
+built-in set it comes after the catalog's own rules (priority 0) and takes only what they leave.
+The draft is then checked like any rule file and exported to VRL; a rule that does not pass is
+left out with the reason, so the file written always checks.
 """
 
 import re
@@ -34,6 +35,7 @@ DEFAULT_DOC_BASE: Final = "https://jupyterhub.readthedocs.io/en/stable/"
 DEFAULT_DOC_URL: Final = "faq/troubleshooting.html"
 DEFAULT_NAME: Final = "site"
 MAX_EXAMPLES: Final = 2
+DRAFT_PRIORITY: Final = -1
 _ROUNDS: Final = 4
 
 _CLASS_PATTERNS: Final[dict[Class, str]] = {
@@ -205,6 +207,9 @@ class DraftRule:
             f"id = {toml_string(self.id)}",
             f"title = {toml_string('Draft: ' + title)}",
             f"pattern = {_pattern_string(self.pattern)}",
+            "# after the catalog's own rules (priority 0), so it only takes lines they leave: raise it to"
+            " override one",
+            f"priority = {DRAFT_PRIORITY}",
             f"severity = {toml_string(self.severity)}",
             f"category = {toml_string(self.category)}  # benign | actionable | misconfiguration | failure"
             " | security",
