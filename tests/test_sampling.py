@@ -23,7 +23,7 @@ from app.enrich import EnrichOptions
 from app.sampling import UnclassifiedSample
 from app.settings import Settings
 from tests.helpers import FIXTURES
-from tests.server import running_server
+from tests.server import rss_kib, running_server
 
 SITE_LOG = FIXTURES / "mining" / "site.log"
 TOKEN = "sample-token"
@@ -196,3 +196,37 @@ def test_example_lines_can_be_turned_off(examples: int) -> None:
     sample.feed(_ndjson(lines), "application/x-ndjson", None, b"\x01" * 5)
     (template,) = sample.as_json()["templates"]
     assert len(template["examples"]) == examples and template["count"] == 5
+
+
+def test_a_real_server_keeps_its_sample_bounded_as_new_shapes_keep_coming(tmp_path: Path) -> None:
+    """A short soak: 40 batches of lines of new shapes; the sample stays at its bound, the rest is
+    counted as other, and the process's memory stops growing once the sample is full."""
+    rng = random.Random(11)
+    with running_server(
+        "--sample-unclassified", "100", env={"LOGENRICH_TOKEN": TOKEN}, tmp_path=tmp_path
+    ) as server:
+        rss = []
+        for batch in range(40):
+            body = _ndjson([_random_line(rng) for _ in range(2000)])
+            answer = httpx.post(
+                server.url + "/v1/enrich",
+                content=body,
+                headers={**AUTH, "content-type": "application/x-ndjson"},
+                timeout=60,
+            )
+            assert answer.status_code == 200
+            if batch in (9, 39):
+                time.sleep(1)  # let the sampler catch up before measuring
+                rss.append(rss_kib(server.process.pid))
+        deadline = time.monotonic() + 30
+        while True:  # every unclassified record is either fed to the miner or counted as unsampled
+            sample = httpx.get(server.url + "/v1/unclassified?limit=100", headers=AUTH, timeout=10).json()
+            if sample["messages"] + sample["unsampled"] == 80_000 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        metrics = httpx.get(server.url + "/metrics", timeout=10).text
+    assert sample["messages"] + sample["unsampled"] == 80_000
+    assert sample["template_count"] == 100
+    assert sum(t["count"] for t in sample["templates"]) + sample["other"] == sample["messages"]
+    assert metrics.count("logenrich_unclassified_records_total{") == 101  # 100 templates and other
+    assert rss[1] - rss[0] < 24 * 1024, rss  # KiB: no growth with the records past the bound
