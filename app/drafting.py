@@ -26,7 +26,7 @@ from app.enrich import EnrichOptions, cap_text, readable
 from app.errors import Issue, TableError
 from app.export_vrl import export_vrl
 from app.matcher import last_exception
-from app.mining import Class, Template, narrowest
+from app.mining import Class, Template, joined, narrowest
 from app.patterns import check_pattern
 from app.prefix import first_line, parse_line
 from app.regexes import compile_pattern, pattern_problem
@@ -120,19 +120,25 @@ def pattern_of(template: Template) -> str:
     parts: list[str] = []
     used: set[str] = set()
     previous: str | None = None
-    for token, variable, classes in zip(template.tokens, template.variable, template.classes, strict=True):
+    separator = " " if template.single else "[ \\t]{1,64}"
+    for n, (token, variable, classes) in enumerate(
+        zip(template.tokens, template.variable, template.classes, strict=True)
+    ):
+        if n and not template.glued[n]:
+            parts.append(separator)
         if variable:
             kind = narrowest(classes)
             parts.append(f"(?P<{_group_name(previous, kind, used)}>{_CLASS_PATTERNS[kind]})")
             previous = None
         else:
             parts.append(escape(token))
-            previous = token
+            if any(c.isalnum() for c in token):  # a group is named after the word before it
+                previous = token
     start = "^[ \\t]*" if template.lead else "^"
     # runs of white space after a token are bounded: `\S+[ \t]+\S+` and `\S+[ \t]*$` are shapes
     # the backtracking check refuses (app.backtracking)
     end = "[ \\t]" if template.truncated else "[ \\t]{0,64}$" if template.trail else "$"
-    return start + (" " if template.single else "[ \\t]{1,64}").join(parts) + end
+    return start + "".join(parts) + end
 
 
 def _slug(template: Template) -> str:
@@ -195,11 +201,10 @@ class DraftRule:
     def toml(self) -> str:
         shown = _printable(self.template.text, 200)
         levels = ", ".join(f"{level} {count}" for level, count in self.template.levels.most_common())
-        title = _printable(
-            " ".join(t for t, v in zip(self.template.tokens, self.template.variable, strict=True) if not v)
-            or self.template.text,
-            120,
-        )
+        template = self.template
+        constant = [n for n, variable in enumerate(template.variable) if not variable]
+        words = joined([template.tokens[n] for n in constant], tuple(template.glued[n] for n in constant))
+        title = _printable(words or template.text, 120)
         lines = [
             "[[rules]]",
             f"# {self.template.count} line(s) like: {shown}",

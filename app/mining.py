@@ -119,12 +119,36 @@ def mask_of(token: str) -> str | None:
     return _LABELS[found.lastgroup] if found is not None and found.lastgroup is not None else None
 
 
-def tokenise(text: str, max_tokens: int) -> tuple[list[str], bool]:
-    """The tokens of a line (at most max_tokens) and whether there were more."""
-    tokens = [token for token in _SEPARATORS.split(text) if token]
+# one of these at the end of a word is a token of its own, glued to the word: "for ana:" keeps
+# "ana" apart from its colon
+_GLUED_MARKS: Final = frozenset(":,;")
+
+
+def tokenise(text: str, max_tokens: int) -> tuple[list[str], tuple[bool, ...], bool]:
+    """The tokens of a line (at most max_tokens), which of them follow the one before with no
+    white space between (a word's trailing mark), and whether there were more."""
+    tokens: list[str] = []
+    glued: list[bool] = []
+    for word in _SEPARATORS.split(text):
+        if not word:
+            continue
+        if len(word) > 1 and word[-1] in _GLUED_MARKS and word[-2] not in _GLUED_MARKS:
+            tokens += (word[:-1], word[-1])
+            glued += (False, True)
+        else:
+            tokens.append(word)
+            glued.append(False)
     if len(tokens) > max_tokens:
-        return tokens[:max_tokens], True
-    return tokens, False
+        return tokens[:max_tokens], tuple(glued[:max_tokens]), True
+    return tokens, tuple(glued), False
+
+
+def joined(tokens: list[str], glued: tuple[bool, ...]) -> str:
+    """Tokens written back: a space between them, none before a glued one."""
+    return "".join(
+        token if glue or not n else " " + token
+        for n, (token, glue) in enumerate(zip(tokens, glued, strict=True))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +167,7 @@ class Template:
     variable: list[bool]
     classes: list[int]  # at variable positions: every class that fits every token seen there
     truncated: bool  # the messages had more than max_tokens tokens
+    glued: tuple[bool, ...]  # tokens written right after the one before (a word's trailing mark)
     count: int = 0
     levels: Counter[str] = field(default_factory=Counter)
     examples: list[Example] = field(default_factory=list)
@@ -152,7 +177,7 @@ class Template:
 
     @property
     def text(self) -> str:
-        shown = " ".join(self.tokens)
+        shown = joined(self.tokens, self.glued)
         return shown + " …" if self.truncated else shown
 
     def as_json(self) -> dict[str, Any]:
@@ -165,8 +190,8 @@ class Template:
         }
 
 
-def _key(tokens: list[str], truncated: bool) -> str:
-    shown = "\x00".join(tokens) + ("\x00…" if truncated else "")
+def _key(text: str, truncated: bool) -> str:
+    shown = text + ("\x00…" if truncated else "")
     return hashlib.blake2b(shown.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
 
 
@@ -194,7 +219,7 @@ class Miner:
         self.max_leaf = max_leaf
         self.max_tokens = max_tokens
         self.max_examples = max_examples
-        self._root: dict[tuple[int, bool], _Node] = {}
+        self._root: dict[tuple[int, tuple[bool, ...], bool], _Node] = {}
         self._templates: list[Template] = []
         self._keys: set[str] = set()
         self.messages = 0
@@ -207,9 +232,9 @@ class Miner:
         """Place one message (the first line after the prefix; `line`: the record's whole log
         line, kept as an example). The template it joined; None when a bound left it out."""
         self.messages += 1
-        tokens, truncated = tokenise(message, self.max_tokens)
+        tokens, glued, truncated = tokenise(message, self.max_tokens)
         masks = [mask_of(token) for token in tokens]
-        leaf = self._leaf(tokens, masks, truncated)
+        leaf = self._leaf(tokens, masks, glued, truncated)
         best: Template | None = None
         best_score = -1.0
         for template in leaf:
@@ -222,7 +247,7 @@ class Miner:
             ):
                 self.other += 1
                 return None
-            best = self._new(tokens, masks, truncated)
+            best = self._new(tokens, masks, glued, truncated)
             leaf.append(best)
         else:
             self._merge(best, tokens, masks)
@@ -236,8 +261,8 @@ class Miner:
             best.lead = best.lead or message[:1] in " \t"
             best.trail = best.trail or message[-1:] in " \t"
         if best.single:
-            joined = " ".join(tokens)
-            best.single = stripped == joined or (truncated and stripped.startswith(joined + " "))
+            text = joined(tokens, glued)
+            best.single = stripped == text or (truncated and stripped.startswith(text + " "))
         if len(best.examples) < self.max_examples:
             shown = line if line is not None else message
             if all(example.line != shown for example in best.examples):
@@ -247,9 +272,12 @@ class Miner:
     def _route(self, token: str, mask: str | None) -> str:
         return VARIABLE if mask is not None or any(c.isdigit() for c in token) else token
 
-    def _leaf(self, tokens: list[str], masks: list[str | None], truncated: bool) -> list[Template]:
-        """The leaf's template list for this message, created along the way."""
-        node = self._root.setdefault((len(tokens), truncated), {})
+    def _leaf(
+        self, tokens: list[str], masks: list[str | None], glued: tuple[bool, ...], truncated: bool
+    ) -> list[Template]:
+        """The leaf's template list for this message, created along the way (the count layer
+        tells glued marks apart too: a template's tokens are glued alike)."""
+        node = self._root.setdefault((len(tokens), glued, truncated), {})
         for position in range(min(self.layers, len(tokens))):
             key = self._route(tokens[position], masks[position])
             child = node.get(key)
@@ -274,11 +302,13 @@ class Miner:
                 same += 1
         return same / len(tokens)
 
-    def _new(self, tokens: list[str], masks: list[str | None], truncated: bool) -> Template:
+    def _new(
+        self, tokens: list[str], masks: list[str | None], glued: tuple[bool, ...], truncated: bool
+    ) -> Template:
         shown = [mask or token for token, mask in zip(tokens, masks, strict=True)]
-        key = _key(shown, truncated)
+        key = _key(joined(shown, glued), truncated)
         while key in self._keys:  # a shape seen before but kept apart by a bound: a fresh key
-            key = _key([*shown, str(len(self._keys))], truncated)
+            key = _key(joined(shown, glued) + str(len(self._keys)), truncated)
         self._keys.add(key)
         template = Template(
             id=len(self._templates),
@@ -290,6 +320,7 @@ class Miner:
                 for token, mask in zip(tokens, masks, strict=True)
             ],
             truncated=truncated,
+            glued=glued,
         )
         self._templates.append(template)
         return template
