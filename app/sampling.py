@@ -11,9 +11,9 @@ A batch is offered after the engine has answered it, with the outcome byte of ea
 thread of its own reads the body again, takes the messages of the unclassified records and
 feeds them to a ``Miner`` under a lock. The request never waits for it: when ``QUEUE_BATCHES``
 batches are waiting already the batch is not sampled and its unclassified records are counted
-under ``other``. Memory: the waiting bodies (at most ``QUEUE_BATCHES`` request bodies), and the
-miner's templates, each at most ``max_tokens`` tokens and ``examples`` lines of at most the
-message byte cap.
+under ``other``. A table reload starts the sample again (``reset``). Memory: the waiting
+bodies (at most ``QUEUE_BATCHES`` request bodies), and the miner's templates, each at most
+``max_tokens`` tokens and ``examples`` lines of at most the message byte cap.
 """
 
 import copy
@@ -141,6 +141,13 @@ class UnclassifiedSample:
                 counted[key] = counted.get(key, 0) + 1
         for key, number in counted.items():
             self._count(key, number)
+
+    def reset(self) -> None:
+        """Start again: a new table classifies differently, so what the old one left says
+        nothing more (the service calls it after a reload)."""
+        with self._lock:
+            self._miner = Miner(max_templates=self.bound, max_examples=self.examples)
+            self.unsampled = self.batches = 0
 
     def templates(self) -> list[Template]:
         """A copy of the templates, most frequent first (safe to read while feeding goes on)."""

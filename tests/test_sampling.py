@@ -230,3 +230,15 @@ def test_a_real_server_keeps_its_sample_bounded_as_new_shapes_keep_coming(tmp_pa
     assert sum(t["count"] for t in sample["templates"]) + sample["other"] == sample["messages"]
     assert metrics.count("logenrich_unclassified_records_total{") == 101  # 100 templates and other
     assert rss[1] - rss[0] < 24 * 1024, rss  # KiB: no growth with the records past the bound
+
+
+def test_a_reload_starts_the_sample_again(tmp_path: Path) -> None:
+    with _client(sample_unclassified=10) as client:
+        client.post(
+            "/v1/enrich", content=SITE_LOG.read_bytes(), headers={**AUTH, "content-type": "text/plain"}
+        )
+        assert _wait_for(client, 40)["template_count"] == 4
+        assert client.post("/v1/reload", headers=AUTH).status_code == 200
+        sample = client.get("/v1/unclassified", headers=AUTH).json()
+        assert (sample["messages"], sample["template_count"]) == (0, 0)
+        assert "logenrich_unclassified_records_total{" not in client.get("/metrics").text

@@ -48,6 +48,9 @@ class Service:
         self.metrics.reloads.labels("success" if outcome.ok else "failure", trigger).inc()
         if outcome.ok:
             self.metrics.set_table(self.tables.current)
+            if self.sample is not None:  # what the old table left unclassified is history now
+                self.sample.reset()
+                self.metrics.unclassified.clear()
             log.info("rule table loaded", extra={"trigger": trigger, "table": outcome.version})
         else:
             log.error(
