@@ -1,4 +1,4 @@
-"""The command line: ``logenrich enrich | check | rules | serve``.
+"""The command line: ``logenrich enrich | check | mine | rules | export | serve``.
 
 Commands are thin: they parse arguments, call the domain, print. Exit codes: 0 ok, 1 failure
 (a table that does not check, unreadable input), 2 usage. Heavy imports (uvicorn, the API) stay
@@ -18,9 +18,10 @@ from typing import IO, Any
 import orjson
 
 from app import __version__
-from app.batch import OUTCOME_CLASSIFIED, PASSTHROUGH, Answer, BatchResult, Kind, Limits
+from app.batch import OUTCOME_CLASSIFIED, OUTCOME_UNCLASSIFIED, PASSTHROUGH, Answer, BatchResult, Kind, Limits
 from app.catalog import rule_paths
 from app.check import check_paths, load_table
+from app.compiler import Table
 from app.engine import Engine, load_engine
 from app.enrich import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MESSAGE_FIELDS, EnrichOptions
 from app.errors import CodecError, InputError, LogenrichError
@@ -190,6 +191,128 @@ def _summary(counts: Counter[str], shape: str, bad_lines: int, out: IO[str]) -> 
         out.write(f"  {count:>8}  {name}\n")
     if bad_lines:
         out.write(f"  {bad_lines} line(s) were not JSON and were read as raw log lines\n")
+
+
+def _unclassified_records(result: BatchResult) -> list[Any]:
+    """The records of an NDJSON answer that the table left unclassified."""
+    if OUTCOME_UNCLASSIFIED not in result.outcomes:
+        return []
+    return [
+        orjson.loads(line)
+        for line, outcome in zip(result.body.splitlines(), result.outcomes, strict=True)
+        if outcome == OUTCOME_UNCLASSIFIED
+    ]
+
+
+def cmd_mine(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
+    from app.drafting import draft_rules
+    from app.mining import Miner, unclassified_messages
+
+    if args.draft is not None and args.draft.is_dir():
+        raise InputError(f"--draft {args.draft}: a directory; name a file to write")
+    paths = rule_paths(args.rules, builtin=not args.no_builtin)
+    # --no-builtin alone: no table, every line is unclassified
+    table = load_table(paths, args.engine) if paths else Table((), "none", ())
+    options = _enrich_options(args)
+    engine = load_engine(table, options, args.engine)
+    miner = Miner(
+        similarity=args.similarity,
+        depth=args.depth,
+        max_templates=args.max_templates,
+        max_examples=max(args.examples, 2 if args.draft else 0),
+    )
+    sizes = [0 if name == "-" else _size(name) for name in args.files]
+    progress = _Progress(sum(sizes), stderr)
+    records = bad_lines = unclassified = done = 0
+    try:
+        for name, size in zip(args.files, sizes, strict=True):
+            stream = sys.stdin.buffer if name == "-" else _open(name)
+            reader = Reader(stream)
+            try:
+                for kind, data in reader.chunks():
+                    result, bad = _enrich_chunk(engine, kind, data)
+                    bad_lines += bad
+                    records += result.records
+                    for message, line, level in unclassified_messages(_unclassified_records(result), options):
+                        unclassified += 1
+                        miner.add(message, line, level)
+                    progress.update(done + reader.bytes_read, records)
+            finally:
+                if stream is not sys.stdin.buffer:
+                    stream.close()
+            done += size
+    finally:
+        progress.close()
+    templates = miner.templates()
+    if args.json:
+        body = miner.as_json(args.limit)
+        body = {"records": records, "unclassified": unclassified, **body}
+        for template in body["templates"]:
+            template["examples"] = template["examples"][: args.examples]
+        stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        stdout.write(_templates_table(templates[: args.limit], args.examples).encode())
+    stderr.write(
+        f"logenrich: {records} records, {unclassified} unclassified message(s) in {len(templates)} "
+        f"template(s)" + (f", {miner.other} past the bounds" if miner.other else "") + "\n"
+    )
+    if bad_lines:
+        stderr.write(f"  {bad_lines} line(s) were not JSON and were read as raw log lines\n")
+    if args.draft is None:
+        return EXIT_OK
+    draft = draft_rules(
+        templates,
+        min_count=args.min_count,
+        name=args.name,
+        doc_base=args.doc_base,
+        options=options,
+        engine=args.engine,
+        messages=unclassified,
+    )
+    for reason in draft.dropped:
+        stderr.write(f"  left out {reason}\n")
+    if not draft.rules:
+        stderr.write(
+            f"logenrich: no template seen {args.min_count}+ times gave a rule; {args.draft} not written\n"
+        )
+        return EXIT_FAILURE
+    args.draft.write_text(draft.text, encoding="utf-8")
+    stderr.write(
+        f"logenrich: {len(draft.rules)} rule(s) drafted into {args.draft}; they pass `logenrich check "
+        f"{args.draft}`. Edit the words, then load it with --rules.\n"
+    )
+    return EXIT_OK
+
+
+def _size(name: str) -> int:
+    try:
+        return Path(name).stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {exc.strerror}") from exc
+
+
+def _open(name: str) -> IO[bytes]:
+    try:
+        return open(name, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {exc.strerror}") from exc
+
+
+def _templates_table(templates: list[Any], examples: int) -> str:
+    """The templates as a table: count, logged levels, template, then example lines."""
+    width = 160
+    rows = [f"{'COUNT':>8}  {'LEVELS':<20}  TEMPLATE"]
+    for template in templates:
+        levels = ",".join(f"{level}:{count}" for level, count in template.levels.most_common(3))
+        rows.append(f"{template.count:>8}  {levels[:20]:<20}  {_shown(template.text, width - 32)}")
+        rows.extend(f"{'':>10}{'':<22}  {_shown(e.line, width - 36)}" for e in template.examples[:examples])
+    return "\n".join(rows) + "\n"
+
+
+def _shown(text: str, width: int) -> str:
+    """One printable line of at most `width` characters."""
+    line = "".join(c if c.isprintable() else "?" for c in text.split("\n", 1)[0])
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def cmd_check(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
@@ -403,6 +526,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine", choices=["native", "python"], default="native", help="the engine that runs the examples"
     )
     check.set_defaults(handler=cmd_check)
+
+    mine = commands.add_parser(
+        "mine", help="group the lines the table leaves unclassified into templates; --draft rules for them"
+    )
+    mine.add_argument(
+        "files", nargs="+", metavar="FILE", help="input files (raw lines, JSON or NDJSON), - for stdin"
+    )
+    _add_table_options(mine)
+    _add_enrich_options(mine)
+    mine.add_argument("--json", action="store_true", help="the templates as JSON")
+    mine.add_argument(
+        "--limit", type=int, default=50, help="templates shown, most frequent first (default 50)"
+    )
+    mine.add_argument("--examples", type=int, default=3, help="example lines shown per template (default 3)")
+    mine.add_argument(
+        "--similarity", type=float, default=0.4, help="share of equal tokens to join a template"
+    )
+    mine.add_argument("--depth", type=int, default=4, help="depth of the parse tree (default 4)")
+    mine.add_argument("--max-templates", type=int, default=10_000, help="templates kept (default 10000)")
+    mine.add_argument(
+        "--draft", type=Path, metavar="OUT.toml", help="write a checked rule file, one rule per template"
+    )
+    mine.add_argument("--min-count", type=int, default=2, help="--draft: lines a template needs (default 2)")
+    mine.add_argument("--name", default="site", help="--draft: the ruleset's name and the ids' prefix")
+    mine.add_argument(
+        "--doc-base",
+        default="https://jupyterhub.readthedocs.io/en/stable/",
+        help="--draft: the https address the rules' doc links are relative to",
+    )
+    mine.set_defaults(handler=cmd_mine)
 
     rules = commands.add_parser("rules", help="list the rule table: id, severity, category, doc link")
     _add_table_options(rules)

@@ -105,6 +105,25 @@ def cap_text(text: str, limit: int) -> str:
     return raw[:limit].decode("utf-8", "ignore")
 
 
+def message_at(record: Any, getters: tuple[tuple[str, ...], ...]) -> str | None:
+    """The record's log line: the first string at one of the paths (each split at its dots)."""
+    if not isinstance(record, dict):
+        return None
+    for path in getters:
+        if len(path) == 1:
+            value: Any = record.get(path[0])
+        else:
+            value = record
+            for part in path:
+                if not isinstance(value, dict):
+                    value = None
+                    break
+                value = value.get(part)
+        if isinstance(value, str):
+            return value
+    return None
+
+
 def _rule_values(rule: CompiledRule) -> dict[Value, Any]:
     return {
         "classification": rule.id,
@@ -142,21 +161,7 @@ class Enricher:
         )
 
     def message_of(self, record: Any) -> str | None:
-        if not isinstance(record, dict):
-            return None
-        for path in self._getters:
-            if len(path) == 1:
-                value: Any = record.get(path[0])
-            else:
-                value = record
-                for part in path:
-                    if not isinstance(value, dict):
-                        value = None
-                        break
-                    value = value.get(part)
-            if isinstance(value, str):
-                return value
-        return None
+        return message_at(record, self._getters)
 
     def decide(self, record: Any, from_bytes: bool = False) -> Decision:
         """What the record is, without touching it (`from_bytes`: its strings came from

@@ -9,6 +9,7 @@
     └── Refused             the service does not take a request now or ever
         ├── Unauthorized    missing or wrong bearer token
         ├── NotFound        no downstream of that name
+        │   └── NoSample    no sample of unclassified messages, or nothing in it to draft
         ├── BodyTimeout     the body did not arrive in time
         ├── Overloaded      no place, no memory for another body, or the request waited too long
         ├── DownstreamDown  the downstream is unreachable, slow, throttling or misconfigured
@@ -89,6 +90,10 @@ class Unauthorized(Refused):
 
 
 class NotFound(Refused):
+    pass
+
+
+class NoSample(NotFound):
     pass
 
 

@@ -83,6 +83,14 @@ class Metrics:
             registry=reg,
         )
 
+        self.unclassified = Counter(
+            "logenrich_unclassified_records_total",
+            "Unclassified records by template of this process's sample (--sample-unclassified): a short "
+            "hash of the template, as /v1/unclassified shows it; 'other' past the bound or not sampled.",
+            ["template"],
+            registry=reg,
+        )
+
         self.forwards = Counter(
             "logenrich_forward_requests_total",
             "Batches sent downstream, by downstream and outcome (ok, retryable, rejected).",

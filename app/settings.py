@@ -100,6 +100,18 @@ class Settings(BaseSettings):
     )
     probe_interval: float = Field(5.0, ge=0, description="seconds between downstream reachability checks")
 
+    # the sample of unclassified messages (per process; off by default)
+    sample_unclassified: int = Field(
+        0,
+        ge=0,
+        le=10_000,
+        description="keep a per-process sample of unclassified messages in up to N templates, at "
+        "/v1/unclassified and in logenrich_unclassified_records_total (0: off)",
+    )
+    sample_unclassified_examples: int = Field(
+        3, ge=0, le=3, description="example lines kept per sampled template (0: templates only)"
+    )
+
     # the service's own log
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="the service's log level"

@@ -5,9 +5,11 @@ import os
 import shutil
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+from app.check import check_paths
 from tests.helpers import ROOT
 from tests.server import running_server
 
@@ -71,3 +73,44 @@ def test_catalog_page(tmp_path: Path) -> None:
             page.screenshot(path=str(ARTIFACTS / "ui.png"), full_page=False)
             browser.close()
     assert (ARTIFACTS / "ui.png").stat().st_size > 10_000
+
+
+def test_unclassified_section_and_draft_download(tmp_path: Path) -> None:
+    """The page lists the sampled templates and downloads draft rules that check."""
+    assert CHROMIUM is not None, "chromium must be installed in CI"
+    site_log = ROOT / "tests" / "fixtures" / "mining" / "site.log"
+    args = ["--token", "s3cret", "--reload-interval", "0", "--sample-unclassified", "20"]
+    with running_server(*args, tmp_path=tmp_path) as server:
+        auth = {"authorization": "Bearer s3cret", "content-type": "text/plain"}
+        assert (
+            httpx.post(server.url + "/v1/enrich", content=site_log.read_bytes(), headers=auth).status_code
+            == 200
+        )
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            errors: list[str] = []
+            # what the page's Content-Security-Policy refused, if anything
+            page.on(
+                "console", lambda message: errors.append(message.text) if "Refused" in message.text else None
+            )
+            page.goto(server.url + "/")
+            page.get_by_text("The sample needs the bearer token").wait_for()
+            page.get_by_label("Bearer token").fill("s3cret")
+            page.get_by_role("button", name="Use token").click()
+            section = page.get_by_role("region", name="What your logs say that the catalog does not know")
+            row = section.locator("#unclassified tbody tr").filter(has_text="quota check: <*> uses <NUM>")
+            row.wait_for()
+            assert row.locator(".count").inner_text() == "10"
+            assert section.locator("#unclassified tbody tr").count() == 4
+            assert "each worker and pod keeps its own" in section.locator("#unclassified-status").inner_text()
+            with page.expect_download() as download:
+                section.get_by_role("button", name="Download draft rules (TOML)").click()
+            saved = tmp_path / "draft.toml"
+            download.value.save_as(saved)
+            assert download.value.suggested_filename == "unclassified-draft.toml"
+            section.screenshot(path=str(ARTIFACTS / "ui-unclassified.png"))
+            browser.close()
+        assert not errors, errors  # nothing the page's CSP refused
+    table, issues = check_paths([saved])
+    assert table is not None and len(table.rules) == 4, issues

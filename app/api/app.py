@@ -28,6 +28,7 @@ from app.api.state import Service
 from app.engine import Engine
 from app.metrics import Metrics
 from app.relay.forwarder import Forwarder
+from app.sampling import UnclassifiedSample
 from app.settings import Settings
 from app.tables import TableHolder
 
@@ -89,7 +90,17 @@ class Observe:
 
 
 _ENDPOINTS = frozenset(
-    {"/v1/enrich", "/v1/forward", "/v1/rules", "/v1/reload", "/healthz", "/readyz", "/metrics"}
+    {
+        "/v1/enrich",
+        "/v1/forward",
+        "/v1/rules",
+        "/v1/reload",
+        "/v1/unclassified",
+        "/v1/unclassified/draft",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    }
 )
 
 
@@ -142,6 +153,15 @@ def create_app(settings: Settings, loaded: Engine | None = None) -> FastAPI:
             Admission(settings.max_pending),
             BodyBudget(settings.max_buffered_bytes),
         )
+        if settings.sample_unclassified > 0:
+            service.sample = UnclassifiedSample(
+                settings.sample_unclassified,
+                settings.sample_unclassified_examples,
+                settings.enrich_options,
+                settings.limits,
+                lambda key, n: metrics.unclassified.labels(key).inc(n),
+            )
+            service.sample.start()
         downstreams, default = settings.downstreams()
         if downstreams:
             service.forwarder = Forwarder(downstreams, default, settings.retry_after)
@@ -183,6 +203,8 @@ def create_app(settings: Settings, loaded: Engine | None = None) -> FastAPI:
                 task.cancel()
             if service.forwarder is not None:
                 await service.forwarder.aclose()
+            if service.sample is not None:
+                await anyio.to_thread.run_sync(service.sample.close)
 
     app = FastAPI(
         title="logenrich",

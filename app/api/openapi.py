@@ -84,3 +84,28 @@ FORWARD_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 # referenced by $ref in the request/response documentation above
 DOCUMENTED_MODELS = (LogRecord, EnrichedRecord)
+
+
+UNCLASSIFIED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "This process's sample (each worker and pod keeps its own): the templates of the messages no "
+            "rule classified, most frequent first, with their counts, logged levels and example lines."
+        ),
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+    401: {**PROBLEM, "description": "Missing or wrong bearer token (when a token is configured)."},
+    404: {**PROBLEM, "description": "The service keeps no sample (start it with --sample-unclassified N)."},
+}
+DRAFT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A rule file (TOML) with one drafted rule per sampled template; it passes "
+        "`logenrich check` as it is.",
+        "content": {"application/toml": {"schema": {"type": "string"}}},
+    },
+    401: {**PROBLEM, "description": "Missing or wrong bearer token (when a token is configured)."},
+    404: {
+        **PROBLEM,
+        "description": "No sample (start with --sample-unclassified N), or no template gave a rule yet.",
+    },
+}

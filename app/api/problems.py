@@ -18,6 +18,7 @@ from app.errors import (
     DownstreamDown,
     DownstreamRejected,
     LogenrichError,
+    NoSample,
     NotFound,
     Overloaded,
     Refused,
@@ -42,6 +43,7 @@ PROBLEMS: Final[tuple[tuple[type[LogenrichError], ProblemType], ...]] = (
             401, "Missing or wrong bearer token", "unauthorized", "auth", (("WWW-Authenticate", "Bearer"),)
         ),
     ),
+    (NoSample, ProblemType(404, "Not found", "no_sample")),
     (NotFound, ProblemType(404, "Not found", "no_downstream")),
     (
         BodyTimeout,

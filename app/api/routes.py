@@ -10,16 +10,24 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.api.bodies import admitted_body
-from app.api.openapi import ENRICH_REQUEST, ENRICH_RESPONSES, FORWARD_RESPONSES
+from app.api.openapi import (
+    DRAFT_RESPONSES,
+    ENRICH_REQUEST,
+    ENRICH_RESPONSES,
+    FORWARD_RESPONSES,
+    UNCLASSIFIED_RESPONSES,
+)
 from app.api.schemas import Health, Ready, ReloadAnswer
 from app.api.security import Authorized, MetricsAuthorized, ServiceDep
 from app.api.state import Service
 from app.batch import Output
-from app.errors import NotFound, Refused
+from app.drafting import Draft, draft_rules
+from app.errors import NoSample, NotFound, Refused
 from app.export_json import export_table
 from app.pipeline import Processed, process_body
 from app.relay.config import Downstream
 from app.relay.forwarder import output_for, request_body
+from app.sampling import UnclassifiedSample
 
 router = APIRouter()
 
@@ -51,6 +59,10 @@ async def _run(
             return processed, outgoing
 
         processed, outgoing = await anyio.to_thread.run_sync(work, limiter=service.cpu)
+    if service.sample is not None:  # read again in the sampler's thread, after this answer
+        service.sample.offer(
+            body, headers.get("content-type"), headers.get("content-encoding"), processed.result.outcomes
+        )
     metrics = service.metrics
     labels = (processed.result.framing, processed.request_encoding)
     metrics.batches.labels(*labels).inc()
@@ -132,6 +144,54 @@ async def forward_named(name: str, request: Request, service: ServiceDep, _: Aut
 @router.get("/v1/rules", summary="The loaded rule table")
 async def rules(service: ServiceDep, _: Authorized) -> Response:
     return Response(orjson.dumps(export_table(service.tables.current.table)), media_type="application/json")
+
+
+def _sample(service: Service) -> UnclassifiedSample:
+    if service.sample is None:
+        raise NoSample("no sample of unclassified messages: start the service with --sample-unclassified N")
+    return service.sample
+
+
+@router.get(
+    "/v1/unclassified",
+    summary="This process's sample of unclassified messages, by template",
+    response_class=Response,
+    responses=UNCLASSIFIED_RESPONSES,
+)
+async def unclassified(service: ServiceDep, _: Authorized, limit: int = 100) -> Response:
+    body = _sample(service).as_json(max(limit, 0))
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get(
+    "/v1/unclassified/draft",
+    summary="Draft rules (TOML) for the sampled templates, checked as `logenrich check` checks them",
+    response_class=Response,
+    responses=DRAFT_RESPONSES,
+)
+async def unclassified_draft(service: ServiceDep, _: Authorized, min_count: int = 2) -> Response:
+    sample = _sample(service)
+    settings = service.settings
+
+    def work() -> Draft:
+        return draft_rules(
+            sample.templates(),
+            min_count=max(min_count, 1),
+            options=settings.enrich_options,
+            engine=settings.engine,
+            messages=sample.as_json(0)["messages"],
+        )
+
+    draft = await anyio.to_thread.run_sync(work, limiter=service.cpu)
+    if not draft.rules:
+        why = (
+            "no example lines are kept (--sample-unclassified-examples 0)"
+            if not sample.examples
+            else (f"no template seen {max(min_count, 1)}+ times gave a rule yet")
+        )
+        raise NoSample(f"nothing to draft: {why}")
+    headers = {"Content-Disposition": 'attachment; filename="unclassified-draft.toml"'}
+    return Response(draft.text.encode(), media_type="application/toml", headers=headers)
 
 
 @router.post(

@@ -9,6 +9,7 @@ import anyio
 from app.admission import Admission, BodyBudget
 from app.metrics import Metrics
 from app.relay.forwarder import Forwarder
+from app.sampling import UnclassifiedSample
 from app.settings import Settings
 from app.tables import ReloadOutcome, TableHolder
 
@@ -38,6 +39,8 @@ class Service:
     forwarder: Forwarder | None = None
     # downstream name -> why it was unreachable at the last check (None: reachable)
     downstream_errors: dict[str, str | None] = field(default_factory=dict)
+    # --sample-unclassified: the templates of what no rule classified (None: off)
+    sample: UnclassifiedSample | None = None
 
     async def reload(self, trigger: str) -> ReloadOutcome:
         """Load, check and build the table again off the event loop; swap only when it worked."""
@@ -45,6 +48,9 @@ class Service:
         self.metrics.reloads.labels("success" if outcome.ok else "failure", trigger).inc()
         if outcome.ok:
             self.metrics.set_table(self.tables.current)
+            if self.sample is not None:  # what the old table left unclassified is history now
+                self.sample.reset()
+                self.metrics.unclassified.clear()
             log.info("rule table loaded", extra={"trigger": trigger, "table": outcome.version})
         else:
             log.error(

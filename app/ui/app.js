@@ -121,6 +121,7 @@ async function classify(event) {
   $("results").querySelector("tbody").replaceChildren(...rows);
   $("results").hidden = false;
   loadCounts();
+  setTimeout(loadUnclassified, 500);  // the sample is fed after the answer
 }
 
 async function loadCounts() {
@@ -143,15 +144,55 @@ async function loadCounts() {
     }));
 }
 
+// The service's sample of unclassified messages (serve --sample-unclassified N), by template.
+async function loadUnclassified() {
+  const response = await fetch("/v1/unclassified?limit=50", { headers: headers() });
+  const status = $("unclassified-status");
+  if (response.status === 404) {
+    status.textContent = "This service keeps no sample of unclassified messages: start it with --sample-unclassified N (or LOGENRICH_SAMPLE_UNCLASSIFIED=N).";
+    return;
+  }
+  if (!response.ok) { status.textContent = "The sample needs the bearer token: enter it above."; return; }
+  const sample = await response.json();
+  status.textContent = `${sample.messages} unclassified message(s) in ${sample.template_count} template(s)` +
+    (sample.other ? `, ${sample.other} past the bound of ${sample.bound.templates} templates` : "") +
+    `. This is the sample of one process (pid ${sample.pid}): each worker and pod keeps its own.`;
+  const rows = sample.templates.map((t) => el("tr", {},
+    el("td", { className: "count", textContent: String(t.count) }),
+    el("td", { className: "template", textContent: t.template }),
+    el("td", { textContent: Object.entries(t.levels).map(([level, n]) => `${level} ${n}`).join(", ") }),
+    el("td", { className: "line", textContent: t.examples[0] ?? "—" })));
+  $("unclassified").querySelector("tbody").replaceChildren(...rows);
+  $("unclassified").hidden = !rows.length;
+  $("draft-button").hidden = !rows.length;
+}
+// The draft rules come with the token in a header, so they are fetched, then saved from a blob.
+async function downloadDraft() {
+  const response = await fetch("/v1/unclassified/draft", { headers: headers() });
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    $("draft-status").textContent = `No draft: ${problem.detail || response.statusText}`;
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = el("a", { href: url, download: "unclassified-draft.toml" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  $("draft-status").textContent = "Draft saved: edit the titles, summaries and actions, run logenrich check on it, then load it with --rules.";
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("token").value = token();
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
     sessionStorage.setItem("logenrich-token", $("token").value);
-    loadRules(); loadCounts();
+    loadRules(); loadCounts(); loadUnclassified();
   });
+  $("draft-button").addEventListener("click", downloadDraft);
   for (const id of ["search", "category", "severity"]) $(id).addEventListener("input", renderRules);
   $("filters").addEventListener("submit", (event) => event.preventDefault());
   $("try-form").addEventListener("submit", classify);
-  loadRules(); loadCounts();
+  loadRules(); loadCounts(); loadUnclassified();
 });
