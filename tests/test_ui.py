@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from app.check import check_paths
+from app.compiler import Table
 from tests.helpers import ROOT
 from tests.server import running_server
 
@@ -28,7 +29,7 @@ FLAGS = [
 ]  # fmt: skip
 
 
-def test_catalog_page(tmp_path: Path) -> None:
+def test_catalog_page(tmp_path: Path, table: Table) -> None:
     assert CHROMIUM is not None, "chromium must be installed in CI"
     ARTIFACTS.mkdir(exist_ok=True)
     with running_server("--token", "s3cret", "--reload-interval", "0", tmp_path=tmp_path) as server:
@@ -39,7 +40,7 @@ def test_catalog_page(tmp_path: Path) -> None:
             page.get_by_text("requires a bearer token").wait_for()  # the API refuses without it
             page.get_by_label("Bearer token").fill("s3cret")
             page.get_by_role("button", name="Use token").click()
-            page.get_by_text("215 rules", exact=False).first.wait_for()
+            page.get_by_text(f"{len(table.rules)} rules", exact=False).first.wait_for()
             # search a rule
             page.get_by_label("Search").fill("not-running")
             rule = page.locator("#rules > li").filter(has_text="jupyterhub.proxy.not-running-server")
