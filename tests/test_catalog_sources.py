@@ -208,3 +208,26 @@ def test_the_module_line_check_catches_what_it_should() -> None:
     passed = [r"^(?P<status>\d{3}) ", r"(?P<port>\d+)\]", r"\[(?P<code>\d+)\]", r"https?://[^/\s:]+:\d+/"]
     assert all(MODULE_LINE.search(text) for text in flagged)
     assert not any(MODULE_LINE.search(text) for text in passed)
+
+
+def test_more_general_on_a_small_case() -> None:
+    """`wide` matches both of `narrow`'s lines and one line `narrow` does not; `fallback` is in
+    the generic file; `other` shares nothing."""
+    lines = {
+        "a": frozenset({"wide", "narrow", "fallback"}),
+        "b": frozenset({"wide", "narrow"}),
+        "c": frozenset({"wide"}),
+        "d": frozenset({"other", "fallback"}),
+    }
+    found = Matches(
+        alone=lines,
+        winner={},
+        examples={"wide": ("a", "c"), "narrow": ("a", "b"), "fallback": ("d",), "other": ("d",)},
+        generic=frozenset({"fallback"}),
+    )
+    assert found.more_general("wide", "narrow")
+    assert not found.more_general("narrow", "wide")
+    assert found.more_general("fallback", "other")
+    assert found.more_general("fallback", "narrow")
+    assert not found.more_general("other", "fallback")
+    assert not found.more_general("wide", "other")
