@@ -25,8 +25,11 @@ WARNING_OR_HIGHER = {"warning", "error", "critical", "exception"}
 FULLY_LISTED = ("jupyterhub", "configurable-http-proxy", "kubespawner", "jupyterhub-idle-culler")
 MIN_RULED_SHARE = 0.75
 # `path:line@tag` inside the project, or a documentation / source URL for messages from below
-LOCATION = re.compile(r"^(?:[\w./@+-]+:\d+@[\w.+-]+|https://\S+)$")
-VERSIONS = re.compile(r"^v?\d+(?:\.\d+)*[\w.]*-(?:v?\d+(?:\.\d+)*[\w.]*)?$")
+# path:line@tag; a documentation URL; or, for messages from below (Kubernetes, systemd), the
+# project and the source file that writes them, with the function in parentheses
+LOCATION = re.compile(r"^(?:[\w./@+-]+:\d+@[\w.+-]+|https://\S+|[\w./-]+ [\w./-]+(?: \([\w.,_ ]+\))?)$")
+# a range of releases; "jupyterhub 0.9.0-1.1.0" when the call shipped in another project's releases
+VERSIONS = re.compile(r"^(?:[a-z][\w-]* )?v?\d+(?:\.\d+)*[\w.]*-(?:v?\d+(?:\.\d+)*[\w.]*)?$")
 # a file rule that would only hold for one release: `base:1349]`, `\w+:\d+\]`, `[a-z_]+:[0-9]{2,}\]`
 MODULE_LINE = re.compile(r":(?:\\d|\[0-9\]|[0-9])\S{0,12}?\\\]")
 # fields that carry who or where: their example values must not be spelled out in the pattern
