@@ -1,7 +1,7 @@
 """The soak script's short variant: `benchmarks/soak.py` holds a real server near its capacity
 with the mix of framings and encodings, then overloads it. The script checks itself: zero
 errors, zero lost records, latency steady, only 200 or 503 + Retry-After under overload.
-Memory growth is judged from 120 s on; the full 10-minute run is `python -m benchmarks.soak`."""
+Memory growth is judged from 300 s on; the full 10-minute run is `python -m benchmarks.soak`."""
 
 import json
 import os

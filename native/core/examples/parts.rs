@@ -92,6 +92,27 @@ fn main() {
         "candidates          {:.2} rules/record",
         candidates as f64 / n
     );
+    if std::env::var_os("PARTS_SHOW_CANDIDATES").is_some() {
+        // the lines with the most candidates, and which rules they are
+        let mut rows: Vec<(usize, &String)> = messages
+            .iter()
+            .map(|m| {
+                let (text, _, _) = engine.formats.parse_line(m, scratch.prefix_mut());
+                (engine.matcher.candidate_rules(&text).len(), m)
+            })
+            .collect();
+        rows.sort_by_key(|row| std::cmp::Reverse(row.0));
+        for (count, m) in rows.iter().take(3) {
+            let (text, _, _) = engine.formats.parse_line(m, scratch.prefix_mut());
+            let ids: Vec<&str> = engine
+                .matcher
+                .candidate_rules(&text)
+                .iter()
+                .map(|&i| engine.matcher.rules[i].id.as_str())
+                .collect();
+            println!("{count} candidates: {m}\n  {ids:?}");
+        }
+    }
 }
 
 #[allow(dead_code)]
