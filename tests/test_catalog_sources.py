@@ -1,7 +1,8 @@
 """The evidence tables in docs/catalog/ against the built-in table, and the table against itself:
-every rule a table names exists, every row without a rule says why, the projects whose every
-warning-or-higher call is accounted for have rules for most of them, the most specific matching
-rule decides, and no pattern leans on a module:line or on a user or host name of its examples.
+every rule a table names exists, every built-in rule is named by a row, every row without a rule
+says why, the projects whose every warning-or-higher call is accounted for have rules for most of
+them, the most specific matching rule decides, and no pattern leans on a module:line or on a user
+or host name of its examples.
 """
 
 import csv
@@ -81,6 +82,13 @@ def test_every_named_rule_exists(table: Table, catalog_file: Path) -> None:
     known = {rule.id for rule in table.rules}
     missing = sorted({row["rule"] for row in read_rows(catalog_file) if row["rule"]} - known)
     assert not missing, f"{catalog_file.name} names rules the built-in table lacks: {missing}"
+
+
+def test_every_builtin_rule_is_named_by_a_row(table: Table) -> None:
+    """Each built-in rule names its evidence: the call or message it classifies."""
+    named = {row["rule"] for path in _catalog_files() for row in read_rows(path) if row["rule"]}
+    unnamed = sorted(rule.id for rule in table.rules if rule.id not in named)
+    assert not unnamed, f"built-in rules that no evidence table names: {unnamed}"
 
 
 def test_every_row_without_a_rule_says_why(catalog_file: Path) -> None:
