@@ -170,6 +170,20 @@ fn rule(value: &Value) -> Result<(Rule, Option<Vec<String>>, crate::engine::Rule
         derive_names,
         regex,
         first_chars: strings(field(value, "first_chars")?).and_then(|c| FirstChars::new(&c)),
+        requires: value
+            .get("requires")
+            .map(|all| {
+                all.as_array()
+                    .iter()
+                    .filter_map(strings)
+                    .map(|keys| {
+                        keys.iter()
+                            .map(|k| memchr::memmem::Finder::new(k.as_bytes()).into_owned())
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         plain: field(value, "plain")?.as_bool().unwrap_or(false),
         loggers: strings(field(value, "loggers")?),
         levels: level_filter,

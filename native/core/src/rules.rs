@@ -151,6 +151,8 @@ pub struct Rule {
     pub derive_names: Vec<Vec<Option<String>>>,
     /// the characters a matching line can start with
     pub first_chars: Option<FirstChars>,
+    /// literals every match holds besides the prefilter's: for each, one of its alternatives
+    pub requires: Vec<Vec<memchr::memmem::Finder<'static>>>,
     pub plain: bool,
     pub loggers: Option<Vec<String>>,
     pub levels: Option<Vec<Severity>>,
@@ -365,6 +367,13 @@ impl Matcher {
                 continue;
             }
             if !rule.plain && !filters_pass(rule, level, source) {
+                continue;
+            }
+            if !rule
+                .requires
+                .iter()
+                .all(|keys| keys.iter().any(|key| key.find(text.as_bytes()).is_some()))
+            {
                 continue;
             }
             let mut fields = if text.len() > LONG_LINE {
@@ -720,6 +729,7 @@ mod tests {
             names: Vec::new(),
             derive_names: Vec::new(),
             first_chars: None,
+            requires: Vec::new(),
             plain: true,
             loggers: None,
             levels: None,
