@@ -17,7 +17,7 @@ from packaging.version import Version
 from app.catalog import LoadedRuleset
 from app.constraints import HTTPS_LINK_PATTERN
 from app.errors import Issue
-from app.patterns import check_pattern, first_chars, guard_keys
+from app.patterns import check_pattern, first_chars, literal_guards
 from app.regexes import LazyPattern, pattern_problem
 from app.severity import Severity
 from app.spec import NumberRange, RuleSpec, VersionBoundary
@@ -79,7 +79,8 @@ class CompiledRule:
     line: int
     regex: LazyPattern  # compiled for the Python engine on its first use
     doc_url: str
-    guard: tuple[str, ...] | None
+    guard: tuple[str, ...] | None  # the prefilter's literals: one of them is in every match
+    requires: tuple[tuple[str, ...], ...]  # the other literals every match holds, one of each tuple
     first_chars: frozenset[str] | None  # a `^…` rule can only match text starting with one of these
     plain: bool  # no filters, derivations or conversions: the matcher takes a shorter path
     loggers: frozenset[str] | None
@@ -197,6 +198,7 @@ def compile_table(rulesets: list[LoadedRuleset]) -> tuple[Table, list[Issue]]:
             issues.extend(found)
             continue
         header = loaded.spec.ruleset
+        guard, requires = literal_guards(rule.pattern)
         doc_url = urljoin(header.doc_base, rule.doc_url)
         if not _HTTPS_LINK.match(doc_url):
             issues.append(
@@ -224,7 +226,8 @@ def compile_table(rulesets: list[LoadedRuleset]) -> tuple[Table, list[Issue]]:
                 line=line,
                 regex=regex,
                 doc_url=doc_url,
-                guard=guard_keys(rule.pattern),
+                guard=guard,
+                requires=requires,
                 first_chars=first_chars(rule.pattern),
                 plain=not (rule.loggers or rule.levels or rule.formats or rule.derive or rule.convert),
                 loggers=frozenset(rule.loggers) if rule.loggers is not None else None,

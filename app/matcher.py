@@ -83,6 +83,8 @@ class Matcher:
             gate = rule.first_chars
             if gate is not None and head not in gate:
                 continue
+            if rule.requires and not all(any(key in text for key in keys) for keys in rule.requires):
+                continue
             if rule.plain:  # no filters, derivations or conversions: the common case, inline
                 m = rule.regex.search(text)
                 if m is None:

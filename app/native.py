@@ -28,7 +28,6 @@ from app.codecs import BOM, position
 from app.enrich import EnrichOptions
 from app.errors import CodecError
 from app.matcher import EXCEPTION_LINE
-from app.patterns import required_keys
 from app.regexes import extension
 from app.severity import LEVEL_WORDS
 
@@ -85,7 +84,7 @@ def _rule(rule: "CompiledRule") -> dict[str, Any]:
         "id": rule.id,
         "pattern": spec.pattern,
         "guard": list(rule.guard) if rule.guard is not None else None,
-        "requires": [list(keys) for keys in required_keys(spec.pattern)],
+        "requires": [list(keys) for keys in rule.requires],
         "first_chars": sorted(rule.first_chars) if rule.first_chars is not None else None,
         "plain": rule.plain,
         "loggers": sorted(rule.loggers) if rule.loggers is not None else None,

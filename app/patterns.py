@@ -172,24 +172,21 @@ def _best(guards: list[tuple[str, ...]]) -> tuple[str, ...] | None:
     return max(usable, key=lambda guard: (min(map(len, guard)), -len(guard)))
 
 
-def required_keys(pattern: str) -> tuple[tuple[str, ...], ...]:
-    """Every usable guard of the pattern but the one ``guard_keys`` picks: each a tuple of
-    literals one of which every match holds. A line the prefilter lets through on the chosen
-    guard can be dropped before the pattern runs when it lacks any of these (rules that share
-    their longest literal and differ in another)."""
+def literal_guards(pattern: str) -> tuple[tuple[str, ...] | None, tuple[tuple[str, ...], ...]]:
+    """(the guard the prefilter searches, the other guards): each guard a tuple of literals one of
+    which every match holds. The first is the best (None when the pattern has no usable one); a
+    line the prefilter lets through can still be dropped before the pattern runs when it lacks
+    any of the others (rules that share their longest literal and differ in another)."""
     parsed = parse(pattern)
-    ignorecase = bool(parsed.state.flags & re.IGNORECASE)
-    guards = _guards(parsed.data, ignorecase)
+    guards = _guards(parsed.data, bool(parsed.state.flags & re.IGNORECASE))
     chosen = _best(guards)
-    usable = [g for g in guards if g and min(map(len, g)) >= MIN_KEY_LENGTH and g != chosen]
-    return tuple(dict.fromkeys(usable))
+    others = [g for g in guards if g and min(map(len, g)) >= MIN_KEY_LENGTH and g != chosen]
+    return chosen, tuple(dict.fromkeys(others))
 
 
 def guard_keys(pattern: str) -> tuple[str, ...] | None:
     """Literals of which every match holds at least one; None when the pattern has no usable ones."""
-    parsed = parse(pattern)
-    ignorecase = bool(parsed.state.flags & re.IGNORECASE)
-    return _best(_guards(parsed.data, ignorecase))
+    return literal_guards(pattern)[0]
 
 
 def _first_chars(items: Any) -> frozenset[str] | None:
